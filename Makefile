@@ -1,0 +1,29 @@
+# Two entry points on a fresh machine: `make run` and `make test`. Each sets up what it needs.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint bench clean
+
+$(STAMP): pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --upgrade pip
+	# The CPU build of torch first; otherwise pip pulls GBs of CUDA wheels for sentence-transformers.
+	$(BIN)/pip install torch==2.13.0
+	$(BIN)/pip install -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/qa index seeds
+	$(BIN)/qa retrieve
+
+test: $(STAMP)
+	$(BIN)/ruff check qa index tests benchmarks
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/retrieval.py
+
+clean:
+	rm -rf $(VENV) qa-index

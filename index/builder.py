@@ -1,0 +1,235 @@
+"""The indexing run: load → sentences → chunks → embeddings → vector store + document store.
+
+Order of work, chosen so that a run killed at any point leaves the previous index queryable and the
+next run finishes the job:
+1. mark the run as pending;
+2. embed what is new and upsert it under content-addressed ids (never seen by readers yet);
+3. switch the document store to the new state in one transaction;
+4. delete the vectors nothing refers to any more, and clear the mark.
+A run that finds the mark left behind first removes every vector the document store does not know.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from tqdm.auto import tqdm
+
+from index.chunking import chunk_document
+from index.docstore import DocumentStore, DocumentVersion, StoredDocument
+from index.documents import Document, Sentence
+from index.embeddings import embed_passages, embedder_key
+from index.errors import IndexBusyError, IndexMismatchError
+from index.loading import Skipped, load_documents
+from index.sentences import split_sentences
+from index.vectors import CHUNKS, SENTENCES, VectorStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class IndexReport:
+    documents: int = 0
+    sentences: int = 0
+    chunks: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    embedded_chunks: int = 0
+    embedded_sentences: int = 0
+    resumed_vectors: int = 0
+    seconds: float = 0.0
+    skipped: list[Skipped] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def chunks_per_second(self) -> float:
+        return self.embedded_chunks / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["chunks_per_second"] = round(self.chunks_per_second, 2)
+        return data
+
+
+@dataclass(slots=True)
+class _Pending:
+    kind: str
+    id: str
+    text: str
+    metadata: dict
+
+
+class IndexBuilder:
+    def __init__(
+        self,
+        docstore: DocumentStore,
+        vectors: VectorStore,
+        embedder: BaseEmbedding,
+        chunk_tokens: int,
+        max_file_bytes: int,
+        batch_size: int = 32,
+    ):
+        self.docstore = docstore
+        self.vectors = vectors
+        self.embedder = embedder
+        self.chunk_tokens = chunk_tokens
+        self.max_file_bytes = max_file_bytes
+        self.batch_size = batch_size
+
+    def update(self, paths: list[Path], progress: bool = False) -> IndexReport:
+        started = time.perf_counter()
+        with self._exclusive():
+            report = self._update(paths, progress)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        lock_path = self.docstore.path.parent / "index.lock"
+        with open(lock_path, "w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as error:
+                raise IndexBusyError(
+                    f"another run is updating the index in {lock_path.parent}; wait for it to finish"
+                ) from error
+            yield
+
+    def _update(self, paths: list[Path], progress: bool) -> IndexReport:
+        key = embedder_key(self.embedder)
+        built_with = self.docstore.get_meta("embedder")
+        if built_with and built_with != key:
+            raise IndexMismatchError(
+                f"the index in {self.docstore.path.parent} was built with {built_with}, not {key}; "
+                "rebuild it (qa index --rebuild) or choose another index folder"
+            )
+        loaded = load_documents(paths, self.max_file_bytes)
+        report = IndexReport(skipped=loaded.skipped, warnings=loaded.warnings)
+        versions = self.docstore.versions()
+        changed, moved = self._classify(loaded.documents, versions, report)
+        removed = _deleted_files(paths, versions, {d.doc_id for d in loaded.documents})
+        report.removed = len(removed)
+        interrupted = self.docstore.get_meta("pending") is not None
+        if changed or removed or moved or interrupted:
+            plans = [self._plan(document) for document in changed]
+            self.docstore.set_meta("pending", "1")
+            self._embed(plans, report, progress)
+            stale_chunks, stale_sentences = self.docstore.vector_ids([d.doc_id for d in changed] + removed)
+            self.docstore.commit(plans, removed, moved, {"embedder": key})
+            live_chunks, live_sentences = self.docstore.vector_ids()
+            if interrupted:
+                stale_chunks |= self.vectors.all_ids(CHUNKS)
+                stale_sentences |= self.vectors.all_ids(SENTENCES)
+            self.vectors.delete(CHUNKS, sorted(stale_chunks - live_chunks))
+            self.vectors.delete(SENTENCES, sorted(stale_sentences - live_sentences))
+            self.docstore.set_meta("pending", None)
+        chunks, sentences = self.docstore.vector_ids()
+        report.documents = len(self.docstore.versions())
+        report.chunks, report.sentences = len(chunks), len(sentences)
+        return report
+
+    def _classify(
+        self, documents: list[Document], versions: dict[str, DocumentVersion], report: IndexReport
+    ) -> tuple[list[Document], dict[str, str]]:
+        changed: list[Document] = []
+        moved: dict[str, str] = {}
+        for document in documents:
+            known = versions.get(document.doc_id)
+            if known is None:
+                report.added += 1
+            elif known.content_hash == document.content_hash:
+                report.unchanged += 1
+                if known.source != document.source and not Path(known.source).exists():
+                    moved[document.doc_id] = document.source
+                continue
+            elif known.source != document.source and Path(known.source).exists():
+                reason = f"same document id '{document.doc_id}' as {known.source} in the index; rename one"
+                report.skipped.append(Skipped(document.source, reason))
+                continue
+            else:
+                report.updated += 1
+            document.sentences = [
+                Sentence(document.doc_id, i, span.start, span.end)
+                for i, span in enumerate(split_sentences(document.text))
+            ]
+            changed.append(document)
+        return changed, moved
+
+    def _plan(self, document: Document) -> StoredDocument:
+        chunks = chunk_document(document, self.chunk_tokens)
+        chunk_of = {
+            i: chunk.chunk_id
+            for chunk in chunks
+            for i in range(chunk.first_sentence, chunk.last_sentence + 1)
+        }
+        sentence_ids = [document.vector_id("s", s.index, s.index) for s in document.sentences]
+        return StoredDocument(document, chunks, sentence_ids, [chunk_of[s.index] for s in document.sentences])
+
+    def _embed(self, plans: list[StoredDocument], report: IndexReport, progress: bool) -> None:
+        todo = list(_pending_vectors(plans))
+        present = {
+            kind: self.vectors.existing(kind, [p.id for p in todo if p.kind == kind])
+            for kind in (CHUNKS, SENTENCES)
+        }
+        missing = [p for p in todo if p.id not in present[p.kind]]
+        report.resumed_vectors = len(todo) - len(missing)
+        bar = tqdm(total=len(missing), desc="Embedding", unit="text", disable=not progress or not missing)
+        with bar:
+            for start in range(0, len(missing), self.batch_size):
+                batch = missing[start : start + self.batch_size]
+                vectors = embed_passages(self.embedder, [p.text for p in batch])
+                for kind in (CHUNKS, SENTENCES):
+                    rows = [i for i, p in enumerate(batch) if p.kind == kind]
+                    if rows:
+                        self.vectors.upsert(
+                            kind,
+                            [batch[i].id for i in rows],
+                            vectors[rows],
+                            [batch[i].metadata for i in rows],
+                            [batch[i].text for i in rows] if kind == CHUNKS else None,
+                        )
+                report.embedded_chunks += sum(p.kind == CHUNKS for p in batch)
+                report.embedded_sentences += sum(p.kind == SENTENCES for p in batch)
+                bar.update(len(batch))
+
+
+def _pending_vectors(plans: list[StoredDocument]) -> Iterator[_Pending]:
+    for plan in plans:
+        document = plan.document
+        extra = {key: value for key in ("date", "publisher") if (value := getattr(document, key))}
+        for chunk in plan.chunks:
+            metadata = {
+                "doc_id": document.doc_id,
+                "title": document.title,
+                "first_sentence": chunk.first_sentence,
+                "last_sentence": chunk.last_sentence,
+                **extra,
+            }
+            yield _Pending(CHUNKS, chunk.chunk_id, chunk.text, metadata)
+        for sentence, vector_id, chunk_id in zip(
+            document.sentences, plan.sentence_vector_ids, plan.sentence_chunk_ids, strict=True
+        ):
+            metadata = {"doc_id": document.doc_id, "sentence_index": sentence.index, "chunk_id": chunk_id}
+            yield _Pending(SENTENCES, vector_id, document.sentence_text(sentence.index), metadata)
+
+
+def _deleted_files(paths: list[Path], versions: dict[str, DocumentVersion], seen: set[str]) -> list[str]:
+    """Documents whose file lay under one of the indexed paths and is gone now."""
+    roots = [path.resolve() for path in paths]
+    removed = []
+    for doc_id, version in versions.items():
+        source = Path(version.source)
+        if doc_id in seen or source.exists():
+            continue
+        if any(source == root or root in source.parents for root in roots):
+            removed.append(doc_id)
+    return sorted(removed)

@@ -1,0 +1,127 @@
+"""Chroma as the vector store: a persistent client in the index folder, or a Chroma server.
+
+Two collections: ``<prefix>_chunks`` (the unit of recall) and ``<prefix>_sentences`` (for ranking
+sentences inside the recalled chunks). Embeddings are always passed in, so Chroma's default
+embedding function, which would reach for the network, is never used.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.errors import StoreUnavailableError
+
+log = logging.getLogger(__name__)
+
+CHUNKS = "chunks"
+SENTENCES = "sentences"
+
+
+@dataclass(frozen=True, slots=True)
+class VectorMatch:
+    id: str
+    similarity: float
+
+
+class VectorStore:
+    def __init__(
+        self,
+        path: Path | None = None,
+        host: str | None = None,
+        port: int = 8000,
+        prefix: str = "qa",
+    ):
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        self.location = f"Chroma server at {host}:{port}" if host else f"Chroma store in {path}"
+        try:
+            if host:
+                self._client = chromadb.HttpClient(host=host, port=port, settings=chroma_settings)
+                self._client.heartbeat()
+            else:
+                self._client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+        except Exception as error:  # chromadb raises ValueError, ConnectionError, httpx errors
+            raise StoreUnavailableError(f"cannot open the {self.location}: {error}") from error
+        self._prefix = prefix
+        self._collections = {kind: self._open(kind) for kind in (CHUNKS, SENTENCES)}
+        self._batch = min(self._client.get_max_batch_size(), 2048)
+
+    def _open(self, kind: str) -> Any:
+        return self._client.get_or_create_collection(
+            f"{self._prefix}_{kind}", embedding_function=None, metadata={"hnsw:space": "cosine"}
+        )
+
+    def reset(self) -> None:
+        """Drop both collections and start empty."""
+        for kind in (CHUNKS, SENTENCES):
+            self._client.delete_collection(f"{self._prefix}_{kind}")
+            self._collections[kind] = self._open(kind)
+
+    def count(self, kind: str) -> int:
+        return self._collections[kind].count()
+
+    def upsert(
+        self,
+        kind: str,
+        ids: list[str],
+        vectors: np.ndarray,
+        metadatas: list[dict[str, Any]],
+        documents: list[str] | None = None,
+    ) -> None:
+        collection = self._collections[kind]
+        for start in range(0, len(ids), self._batch):
+            end = start + self._batch
+            collection.upsert(
+                ids=ids[start:end],
+                embeddings=vectors[start:end],
+                metadatas=metadatas[start:end],
+                documents=documents[start:end] if documents else None,
+            )
+
+    def existing(self, kind: str, ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(ids), self._batch):
+            result = self._collections[kind].get(ids=ids[start : start + self._batch], include=[])
+            found.update(result["ids"])
+        return found
+
+    def all_ids(self, kind: str) -> set[str]:
+        found: set[str] = set()
+        offset = 0
+        while True:
+            page = self._collections[kind].get(include=[], limit=self._batch, offset=offset)
+            found.update(page["ids"])
+            if len(page["ids"]) < self._batch:
+                return found
+            offset += self._batch
+
+    def delete(self, kind: str, ids: list[str]) -> None:
+        for start in range(0, len(ids), self._batch):
+            self._collections[kind].delete(ids=ids[start : start + self._batch])
+
+    def query(self, kind: str, vector: np.ndarray, n: int) -> list[VectorMatch]:
+        collection = self._collections[kind]
+        n = min(n, collection.count())
+        if n <= 0:
+            return []
+        result = collection.query(query_embeddings=[vector], n_results=n, include=["distances"])
+        return [
+            VectorMatch(id_, 1.0 - float(distance))
+            for id_, distance in zip(result["ids"][0], result["distances"][0], strict=True)
+        ]
+
+    def vectors(self, kind: str, ids: list[str]) -> dict[str, np.ndarray]:
+        if not ids:
+            return {}
+        result = self._collections[kind].get(ids=ids, include=["embeddings"])
+        return {
+            id_: np.asarray(vector, dtype=np.float32)
+            for id_, vector in zip(result["ids"], result["embeddings"], strict=True)
+        }

@@ -1,0 +1,8 @@
+"""Answers questions over the indexed articles, citing the exact supporting sentences."""
+
+import index  # noqa: F401  (sets the offline environment before any model library loads)
+from qa.engine import Engine, QuestionError, open_engine
+from qa.retrieval import SentenceHit
+from qa.settings import Settings
+
+__all__ = ["Engine", "QuestionError", "SentenceHit", "Settings", "open_engine"]

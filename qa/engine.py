@@ -1,0 +1,140 @@
+"""The engine: the one object every face (CLI, Python API, chat, evaluation) talks to."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from llama_index.core.base.embeddings.base import BaseEmbedding
+
+from index.builder import IndexBuilder, IndexReport
+from index.docstore import DocumentStore
+from index.embeddings import make_embedder
+from index.errors import UserError
+from index.vectors import VectorStore
+from qa.corpus import Corpus
+from qa.retrieval import HybridRetriever, SentenceHit
+from qa.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_DOCSTORE = "documents.sqlite"
+_CHROMA = "chroma"
+
+
+class QuestionError(UserError):
+    """The question cannot be asked as it is."""
+
+
+class Engine:
+    """Opens an index folder (document store + Chroma) and answers retrieval requests.
+
+    Heavy parts (the embedding model, the in-memory corpus) load on first use.
+    """
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.index_dir = settings.index_dir
+        self.index_dir.mkdir(parents=True, exist_ok=True)
+        self.docstore = DocumentStore(self.index_dir / _DOCSTORE)
+        self.vectors = VectorStore(
+            path=self.index_dir / _CHROMA,
+            host=settings.chroma_host,
+            port=settings.chroma_port,
+            prefix=settings.chroma_collection,
+        )
+        self._embedder: BaseEmbedding | None = None
+        self._corpus: Corpus | None = None
+        self._lock = threading.RLock()
+
+    @property
+    def embedder(self) -> BaseEmbedding:
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = make_embedder(self.settings.embed_model, self.settings.embed_batch_size)
+            return self._embedder
+
+    def index(
+        self, paths: list[Path] | list[str], progress: bool = False, rebuild: bool = False
+    ) -> IndexReport:
+        """Add, update and remove documents so the index matches the files under ``paths``.
+        ``rebuild`` first empties the index, for example to change the embedding model."""
+        if rebuild:
+            self.vectors.reset()
+            self.docstore.clear()
+        builder = IndexBuilder(
+            self.docstore,
+            self.vectors,
+            self.embedder,
+            chunk_tokens=self.settings.chunk_tokens,
+            max_file_bytes=self.settings.max_file_bytes,
+            batch_size=self.settings.embed_batch_size,
+        )
+        report = builder.update([Path(p) for p in paths], progress=progress)
+        log.info("indexed %s: %s", [str(p) for p in paths], report.to_dict())
+        return report
+
+    def retrieve(self, question: str, k: int | None = None) -> list[SentenceHit]:
+        """The ``k`` sentences that best answer ``question``, best first."""
+        question = self._check_question(question)
+        k = self.settings.top_k if k is None else k
+        if not 1 <= k <= 100:
+            raise QuestionError(f"k must be between 1 and 100, not {k}")
+        started = time.perf_counter()
+        retriever = HybridRetriever(
+            self.vectors,
+            self.embedder,
+            candidate_chunks=self.settings.candidate_chunks,
+            rrf_k=self.settings.rrf_k,
+            lexical_weight=self.settings.lexical_weight,
+            context_weight=self.settings.context_weight,
+        )
+        hits = retriever.retrieve(self.corpus(), question, k)
+        log.debug("retrieved %d hits in %.1f ms", len(hits), 1000 * (time.perf_counter() - started))
+        return hits
+
+    def corpus(self) -> Corpus:
+        """The current snapshot; reloaded when another run has changed the index."""
+        with self._lock:
+            generation = self.docstore.generation
+            if self._corpus is None or self._corpus.generation != generation:
+                self._corpus = Corpus(self.docstore.load_all(), generation)
+            return self._corpus
+
+    def is_empty(self) -> bool:
+        return not self.docstore.versions()
+
+    def _check_question(self, question: Any) -> str:
+        if not isinstance(question, str) or not question.strip():
+            raise QuestionError("the question is empty; type a question")
+        limit = self.settings.max_question_chars
+        if len(question) > limit:
+            raise QuestionError(f"the question has {len(question)} characters; the limit is {limit}")
+        return question.strip()
+
+    def close(self) -> None:
+        self.docstore.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_engine(
+    corpus: str | Path | None = None, index_dir: str | Path | None = None, **settings: Any
+) -> Engine:
+    """Open the index in ``index_dir`` and bring it up to date with ``corpus`` when one is given.
+
+    With no corpus and an empty index, the default corpus (the seeds) is indexed first, so a fresh
+    ``open_engine()`` can answer at once.
+    """
+    resolved = Settings.load(index_dir=index_dir, corpus=corpus, **settings)
+    engine = Engine(resolved)
+    if corpus is not None or engine.is_empty():
+        engine.index([resolved.corpus])
+    return engine

