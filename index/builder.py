@@ -74,6 +74,7 @@ class IndexBuilder:
         docstore: DocumentStore,
         vectors: VectorStore,
         embedder: BaseEmbedding,
+        embedder_name: str,
         chunk_tokens: int,
         max_file_bytes: int,
         batch_size: int = 32,
@@ -81,6 +82,7 @@ class IndexBuilder:
         self.docstore = docstore
         self.vectors = vectors
         self.embedder = embedder
+        self.embedder_name = embedder_name
         self.chunk_tokens = chunk_tokens
         self.max_file_bytes = max_file_bytes
         self.batch_size = batch_size
@@ -105,13 +107,8 @@ class IndexBuilder:
             yield
 
     def _update(self, paths: list[Path], progress: bool) -> IndexReport:
-        key = embedder_key(self.embedder)
-        built_with = self.docstore.get_meta("embedder")
-        if built_with and built_with != key:
-            raise IndexMismatchError(
-                f"the index in {self.docstore.path.parent} was built with {built_with}, not {key}; "
-                "rebuild it (qa index --rebuild) or choose another index folder"
-            )
+        key = embedder_key(self.embedder_name)
+        check_embedder(self.docstore, key)
         loaded = load_documents(paths, self.max_file_bytes)
         report = IndexReport(skipped=loaded.skipped, warnings=loaded.warnings)
         versions = self.docstore.versions()
@@ -200,6 +197,15 @@ class IndexBuilder:
                 report.embedded_chunks += sum(p.kind == CHUNKS for p in batch)
                 report.embedded_sentences += sum(p.kind == SENTENCES for p in batch)
                 bar.update(len(batch))
+
+
+def check_embedder(docstore: DocumentStore, key: str) -> None:
+    built_with = docstore.get_meta("embedder")
+    if built_with and built_with != key:
+        raise IndexMismatchError(
+            f"the index in {docstore.path.parent} was built with embedding model '{built_with}', "
+            f"not '{key}'; rebuild it (qa index --rebuild) or choose another index folder"
+        )
 
 
 def _pending_vectors(plans: list[StoredDocument]) -> Iterator[_Pending]:

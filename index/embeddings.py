@@ -76,9 +76,11 @@ def make_embedder(model: str, batch_size: int = 32) -> BaseEmbedding:
         ) from error
 
 
-def embedder_key(embedder: BaseEmbedding) -> str:
-    """Identifies the vector space: an index built with one key cannot be queried with another."""
-    return f"{embedder.class_name()}:{embedder.model_name}"
+def embedder_key(model: str) -> str:
+    """Names the vector space of a model setting: an index built under one key cannot be queried
+    under another. Paths are made absolute so that two spellings of one folder agree."""
+    path = Path(model).expanduser()
+    return str(path.resolve()) if model != DEFAULT_EMBED_MODEL and path.exists() else model
 
 
 def embed_passages(embedder: BaseEmbedding, texts: list[str]) -> np.ndarray:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bs4 import BeautifulSoup, Comment
+from bs4 import BeautifulSoup, Comment, NavigableString
 
 _TITLE_CHARS = 140
 _DATE_MARKER = re.compile(r"\A\s*date\s+(\d{4}-\d{2}(?:-\d{2})?)\b[ \t]*")
-_ISO_DATE = re.compile(r"\b((?:19|20)\d\d-[01]\d(?:-[0-3]\d)?)\b")
+_ISO_DATE = re.compile(r"\b((?:19|20)\d\d-[01]\d(?:-[0-3]\d)?)(?:\b|(?=T\d))")
 _GERMAN_DATE = re.compile(r"\b([0-3]?\d)\.([01]?\d)\.((?:19|20)\d\d)\b")
 _CREDIT = re.compile(r"^\(([^()\n]{2,60})\)$")
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)+$")
@@ -117,6 +117,9 @@ def parse_html(markup: str) -> Parsed:
     for comment in soup.find_all(string=lambda node: isinstance(node, Comment)):
         comment.extract()
     root = soup.find("article") or soup.body or soup
+    for node in root.find_all(string=True):
+        if type(node) is NavigableString and node.find_parent("pre") is None:
+            node.replace_with(re.sub(r"\s+", " ", node))
     for br in root.find_all("br"):
         br.replace_with("\n")
     for tag in root.find_all(_BLOCK_TAGS):
@@ -196,7 +199,7 @@ def _join_soft_wraps(paragraph: str) -> str:
     out: list[str] = []
     for line in paragraph.split("\n"):
         is_item = re.match(r"^\s*(?:[-*+]|\d+[.)])\s+", line)
-        if out and not is_item and not out[-1].endswith("  ") and line.strip():
+        if out and out[-1].strip() and not is_item and not out[-1].endswith("  ") and line.strip():
             out[-1] = out[-1].rstrip() + " " + line.strip()
         else:
             out.append(line.rstrip() if not line.endswith("  ") else line)

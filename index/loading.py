@@ -91,7 +91,7 @@ def load_document(path: Path, max_bytes: int) -> tuple[Document, str | None]:
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            raise LoadError(f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:g} MB limit")
+            raise LoadError(f"file is {size:,} bytes, over the limit of {max_bytes:,} bytes")
         raw = path.read_bytes()
     except OSError as error:
         raise LoadError(f"cannot read file ({error.strerror or error})") from error

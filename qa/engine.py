@@ -10,9 +10,9 @@ from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
-from index.builder import IndexBuilder, IndexReport
+from index.builder import IndexBuilder, IndexReport, check_embedder
 from index.docstore import DocumentStore
-from index.embeddings import make_embedder
+from index.embeddings import embedder_key, make_embedder
 from index.errors import UserError
 from index.vectors import VectorStore
 from qa.corpus import Corpus
@@ -39,13 +39,13 @@ class Engine:
         self.settings = settings
         self.index_dir = settings.index_dir
         self.index_dir.mkdir(parents=True, exist_ok=True)
-        self.docstore = DocumentStore(self.index_dir / _DOCSTORE)
         self.vectors = VectorStore(
             path=self.index_dir / _CHROMA,
             host=settings.chroma_host,
             port=settings.chroma_port,
             prefix=settings.chroma_collection,
         )
+        self.docstore = DocumentStore(self.index_dir / _DOCSTORE)
         self._embedder: BaseEmbedding | None = None
         self._corpus: Corpus | None = None
         self._lock = threading.RLock()
@@ -69,6 +69,7 @@ class Engine:
             self.docstore,
             self.vectors,
             self.embedder,
+            embedder_name=self.settings.embed_model,
             chunk_tokens=self.settings.chunk_tokens,
             max_file_bytes=self.settings.max_file_bytes,
             batch_size=self.settings.embed_batch_size,
@@ -101,6 +102,7 @@ class Engine:
         with self._lock:
             generation = self.docstore.generation
             if self._corpus is None or self._corpus.generation != generation:
+                check_embedder(self.docstore, embedder_key(self.settings.embed_model))
                 self._corpus = Corpus(self.docstore.load_all(), generation)
             return self._corpus
 

@@ -68,16 +68,8 @@ class HybridRetriever:
         query_tokens = analyse_query(question)
         depth = max(4 * self.candidate_chunks, 2 * k, 20)
 
-        dense_chunks = [
-            corpus.chunk_row[m.id]
-            for m in self.vectors.query(CHUNKS, query_vector, depth)
-            if m.id in corpus.chunk_row
-        ]
-        sentence_matches = [
-            (corpus.sentence_row[m.id], m.similarity)
-            for m in self.vectors.query(SENTENCES, query_vector, 3 * depth)
-            if m.id in corpus.sentence_row
-        ]
+        dense_chunks = [row for row, _ in self._dense(CHUNKS, query_vector, depth, corpus.chunk_row)]
+        sentence_matches = self._dense(SENTENCES, query_vector, 3 * depth, corpus.sentence_row)
         chunks_by_sentence = list(
             dict.fromkeys(corpus.sentences[row].chunk_row for row, _ in sentence_matches)
         )
@@ -107,6 +99,17 @@ class HybridRetriever:
             if len(hits) == k:
                 break
         return hits
+
+    def _dense(self, kind: str, vector: np.ndarray, n: int, rows: dict[str, int]) -> list[tuple[int, float]]:
+        """Nearest live entries. Vectors of an interrupted run that the document store does not
+        know are skipped; where they crowd the first page, a deeper page is fetched."""
+        wanted = min(n, len(rows))
+        while True:
+            matches = self.vectors.query(kind, vector, n)
+            live = [(rows[m.id], m.similarity) for m in matches if m.id in rows]
+            if len(live) >= wanted or len(matches) < n:
+                return live[:wanted]
+            n *= 4
 
     def _fuse(self, rankings: Iterable[list[int]]) -> dict[int, float]:
         """Reciprocal rank fusion: sum of 1 / (k + rank) over the rankings an item appears in."""

@@ -1,0 +1,37 @@
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import pytest
+
+from qa.engine import Engine
+from qa.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = ROOT / "seeds"
+DATA = Path(__file__).resolve().parent / "data"
+
+logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+
+def acceptance_questions() -> list[dict]:
+    lines = (DATA / "retrieval_questions.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    """A private copy of the seeds that a test may change."""
+    target = tmp_path / "corpus"
+    shutil.copytree(SEEDS, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def seed_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    """One engine over an index of the seeds, built once with the real default embedder."""
+    engine = Engine(Settings.load(index_dir=tmp_path_factory.mktemp("seed-index")))
+    engine.index([SEEDS])
+    yield engine
+    engine.close()
