@@ -23,7 +23,7 @@ test: $(STAMP)
 	$(BIN)/pytest
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/retrieval.py
+	$(BIN)/python benchmarks/seed_index.py --out benchmarks/results/seed_index.json
 
 clean:
 	rm -rf $(VENV) qa-index

@@ -33,7 +33,7 @@ def chroma_command() -> str:
 def chroma_server(tmp_path):
     port = free_port()
     command = [chroma_command(), "run", "--path", str(tmp_path / "server-data"), "--host", "127.0.0.1"]
-    log = (tmp_path / "chroma.log").open("wb")  # noqa: SIM115  (open while the server runs)
+    log = (tmp_path / "chroma.log").open("wb")
     server = subprocess.Popen([*command, "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
     client = None
     deadline = time.monotonic() + 60
