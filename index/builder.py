@@ -163,19 +163,14 @@ class IndexBuilder:
 
     def _plan(self, document: Document) -> StoredDocument:
         chunks = chunk_document(document, self.chunk_tokens)
-        chunk_of = {
-            i: chunk.chunk_id
-            for chunk in chunks
-            for i in range(chunk.first_sentence, chunk.last_sentence + 1)
-        }
+        chunk_of = {i: chunk.chunk_id for chunk in chunks for i in range(chunk.first_sentence, chunk.last_sentence + 1)}
         sentence_ids = [document.vector_id("s", s.index, s.index) for s in document.sentences]
         return StoredDocument(document, chunks, sentence_ids, [chunk_of[s.index] for s in document.sentences])
 
     def _embed(self, plans: list[StoredDocument], report: IndexReport, progress: bool) -> None:
         todo = list(_pending_vectors(plans))
         present = {
-            kind: self.vectors.existing(kind, [p.id for p in todo if p.kind == kind])
-            for kind in (CHUNKS, SENTENCES)
+            kind: self.vectors.existing(kind, [p.id for p in todo if p.kind == kind]) for kind in (CHUNKS, SENTENCES)
         }
         missing = [p for p in todo if p.id not in present[p.kind]]
         report.resumed_vectors = len(todo) - len(missing)

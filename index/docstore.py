@@ -142,13 +142,11 @@ class DocumentStore:
             sentence_rows.setdefault(row[0], []).append(row)
         chunk_rows: dict[str, list[Chunk]] = {}
         documents = self._db.execute(
-            "SELECT doc_id, title, source, text, date, publisher, author, language FROM documents"
-            " ORDER BY doc_id"
+            "SELECT doc_id, title, source, text, date, publisher, author, language FROM documents ORDER BY doc_id"
         ).fetchall()
         texts = {row[0]: row[3] for row in documents}
         for chunk_id, doc_id, first, last, tokens in self._db.execute(
-            "SELECT chunk_id, doc_id, first_sentence, last_sentence, tokens FROM chunks"
-            " ORDER BY doc_id, first_sentence"
+            "SELECT chunk_id, doc_id, first_sentence, last_sentence, tokens FROM chunks ORDER BY doc_id, first_sentence"
         ):
             rows = sentence_rows[doc_id]
             text = texts[doc_id][rows[first][2] : rows[last][3]]
@@ -167,11 +165,7 @@ class DocumentStore:
                 language,
                 sentences=[Sentence(doc_id, r[1], r[2], r[3]) for r in rows],
             )
-            out.append(
-                StoredDocument(
-                    document, chunk_rows.get(doc_id, []), [r[5] for r in rows], [r[4] for r in rows]
-                )
-            )
+            out.append(StoredDocument(document, chunk_rows.get(doc_id, []), [r[5] for r in rows], [r[4] for r in rows]))
         return out
 
 

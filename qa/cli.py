@@ -83,8 +83,7 @@ def _index(args: argparse.Namespace) -> int:
 def format_report(report: IndexReport, index_dir: Path) -> str:
     rate = f"{report.chunks_per_second:.1f} chunks/s" if report.embedded_chunks else "nothing to embed"
     lines = [
-        f"Index {index_dir}: {report.documents} documents, {report.sentences} sentences, "
-        f"{report.chunks} chunks",
+        f"Index {index_dir}: {report.documents} documents, {report.sentences} sentences, {report.chunks} chunks",
         f"This run: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
         f"{report.removed} removed; {report.embedded_chunks} chunks and "
         f"{report.embedded_sentences} sentences embedded in {report.seconds:.1f} s ({rate})",
@@ -112,11 +111,7 @@ def _retrieve(args: argparse.Namespace) -> int:
                     raise
                 print(f"qa: {error}", file=sys.stderr)
                 continue
-            print(
-                json.dumps([h.to_dict() for h in hits], ensure_ascii=False)
-                if args.json
-                else _format_hits(hits)
-            )
+            print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False) if args.json else _format_hits(hits))
     return 0
 
 

@@ -42,9 +42,7 @@ class Corpus:
             for sentence, vector_id, chunk_id in zip(
                 document.sentences, item.sentence_vector_ids, item.sentence_chunk_ids, strict=True
             ):
-                self.sentences.append(
-                    SentenceRow(document.doc_id, sentence.index, vector_id, chunk_rows[chunk_id])
-                )
+                self.sentences.append(SentenceRow(document.doc_id, sentence.index, vector_id, chunk_rows[chunk_id]))
                 sentence_texts.append(analyse(document.sentence_text(sentence.index), document.language))
         self.chunk_row = {chunk.chunk_id: row for row, chunk in enumerate(self.chunks)}
         self.sentence_row = {s.vector_id: row for row, s in enumerate(self.sentences)}

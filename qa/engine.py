@@ -57,9 +57,7 @@ class Engine:
                 self._embedder = make_embedder(self.settings.embed_model, self.settings.embed_batch_size)
             return self._embedder
 
-    def index(
-        self, paths: list[Path] | list[str], progress: bool = False, rebuild: bool = False
-    ) -> IndexReport:
+    def index(self, paths: list[Path] | list[str], progress: bool = False, rebuild: bool = False) -> IndexReport:
         """Add, update and remove documents so the index matches the files under ``paths``.
         ``rebuild`` first empties the index, for example to change the embedding model."""
         if rebuild:
@@ -127,9 +125,7 @@ class Engine:
         self.close()
 
 
-def open_engine(
-    corpus: str | Path | None = None, index_dir: str | Path | None = None, **settings: Any
-) -> Engine:
+def open_engine(corpus: str | Path | None = None, index_dir: str | Path | None = None, **settings: Any) -> Engine:
     """Open the index in ``index_dir`` and bring it up to date with ``corpus`` when one is given.
 
     With no corpus and an empty index, the default corpus (the seeds) is indexed first, so a fresh

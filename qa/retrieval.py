@@ -70,9 +70,7 @@ class HybridRetriever:
 
         dense_chunks = [row for row, _ in self._dense(CHUNKS, query_vector, depth, corpus.chunk_row)]
         sentence_matches = self._dense(SENTENCES, query_vector, 3 * depth, corpus.sentence_row)
-        chunks_by_sentence = list(
-            dict.fromkeys(corpus.sentences[row].chunk_row for row, _ in sentence_matches)
-        )
+        chunks_by_sentence = list(dict.fromkeys(corpus.sentences[row].chunk_row for row, _ in sentence_matches))
         lexical_chunks = _top(corpus.chunk_lexical.scores(query_tokens), depth)
         fused_chunks = self._fuse([dense_chunks, chunks_by_sentence, lexical_chunks])
         candidates = list(fused_chunks)[: self.candidate_chunks]

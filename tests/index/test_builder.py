@@ -161,7 +161,5 @@ def test_kill_9_mid_run_keeps_the_previous_index_and_the_next_run_completes(tmp_
     assert resumed.resumed_vectors >= 96
     assert engine.docstore.get_meta("pending") is None
     assert_consistent(engine)
-    assert engine.retrieve(question, k=1)[0].doc_id in {"001_1d0c2a484e463a8b"} | {
-        f"extra_{n:03d}" for n in range(30)
-    }
+    assert engine.retrieve(question, k=1)[0].doc_id in {"001_1d0c2a484e463a8b"} | {f"extra_{n:03d}" for n in range(30)}
     engine.close()

@@ -133,9 +133,7 @@ def test_markdown_soft_wrapped_lines_are_joined_and_paragraphs_kept() -> None:
 
     parsed = parse_markdown(source)
 
-    assert (
-        parsed.text == "Der Minister sprach am Montag in Berlin über die Lage.\n\nZweiter Absatz folgt hier."
-    )
+    assert parsed.text == "Der Minister sprach am Montag in Berlin über die Lage.\n\nZweiter Absatz folgt hier."
 
 
 def test_markdown_list_items_stay_separate_lines() -> None:
@@ -156,9 +154,7 @@ def test_markdown_list_items_stay_separate_lines() -> None:
 
 
 def test_html_title_comes_from_the_title_tag() -> None:
-    parsed = parse_html(
-        page(f"<h1>Überschrift</h1><p>{BODY}</p>", head="<title>  Lawrow\n in Pjöngjang </title>")
-    )
+    parsed = parse_html(page(f"<h1>Überschrift</h1><p>{BODY}</p>", head="<title>  Lawrow\n in Pjöngjang </title>"))
 
     assert parsed.title == "Lawrow in Pjöngjang"
     assert parsed.text == f"Überschrift\n\n{BODY}"

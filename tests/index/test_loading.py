@@ -201,9 +201,7 @@ def test_files_with_a_byte_order_mark_load_without_warning(tmp_path: Path, encod
 
 
 def test_line_endings_become_lf_and_text_is_nfc(tmp_path: Path) -> None:
-    document = load_one(
-        tmp_path, "mixed.txt", "Erste Zeile.\r\nZweite Zeile.\rDritte Zeile mit Gru\u0308n.\r\n"
-    )
+    document = load_one(tmp_path, "mixed.txt", "Erste Zeile.\r\nZweite Zeile.\rDritte Zeile mit Gru\u0308n.\r\n")
 
     assert document.text == "Erste Zeile.\nZweite Zeile.\nDritte Zeile mit Grün."
 
@@ -241,8 +239,7 @@ def test_decode_rejects_utf16_without_a_byte_order_mark() -> None:
 
 SEED_EXPECTATIONS = {
     "000": (
-        "Zudem sprach Lawrow bei eine Telefonkonferenz mit dem iranischen Aussenminister "
-        "Hossein Amir-Abdollahian.",
+        "Zudem sprach Lawrow bei eine Telefonkonferenz mit dem iranischen Aussenminister Hossein Amir-Abdollahian.",
         None,
         "Reuters",
         None,
@@ -290,9 +287,7 @@ def test_seed_003_has_a_shortened_title_and_its_date(seeds: dict[str, Document])
 
 
 @pytest.mark.parametrize(("prefix", "start"), [("003", "Reporter warten"), ("004", "Offenbar ist")])
-def test_seed_date_marker_is_removed_from_the_text(
-    seeds: dict[str, Document], prefix: str, start: str
-) -> None:
+def test_seed_date_marker_is_removed_from_the_text(seeds: dict[str, Document], prefix: str, start: str) -> None:
     text = seeds[prefix].text
     assert text.startswith(start)
     assert "date 2023-10" not in text
