@@ -87,9 +87,14 @@ class IndexBuilder:
         self.max_file_bytes = max_file_bytes
         self.batch_size = batch_size
 
-    def update(self, paths: list[Path], progress: bool = False) -> IndexReport:
+    def update(self, paths: list[Path], progress: bool = False, rebuild: bool = False) -> IndexReport:
+        """Bring the index in line with the files under ``paths``; ``rebuild`` empties it first,
+        for example to change the embedding model."""
         started = time.perf_counter()
         with self._exclusive():
+            if rebuild:
+                self.vectors.reset()
+                self.docstore.clear()
             report = self._update(paths, progress)
         report.seconds = time.perf_counter() - started
         return report

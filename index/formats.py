@@ -17,47 +17,13 @@ _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)+$")
 _AGENCY = re.compile(r"^(?:dpa|afp|ap|reuters|kna|epd|sid|apa|sda|ddp)(?:[/,\s]+\w+)*$", re.I)
 _FIRST_SENTENCE = re.compile(r"^(.+?[.!?])(?=\s+[A-ZÄÖÜ«»„\"])")
 
-_BLOCK_TAGS = [
-    "p",
-    "div",
-    "section",
-    "article",
-    "main",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "li",
-    "ul",
-    "ol",
-    "dl",
-    "dt",
-    "dd",
-    "blockquote",
-    "pre",
-    "table",
-    "tr",
-    "figure",
-    "figcaption",
-    "header",
-    "address",
-    "hr",
-]
-_DROP_TAGS = [
-    "script",
-    "style",
-    "noscript",
-    "template",
-    "svg",
-    "nav",
-    "footer",
-    "aside",
-    "form",
-    "iframe",
-    "button",
-]
+_BLOCK_TAGS = """
+p div section article main h1 h2 h3 h4 h5 h6 li ul ol dl dt dd blockquote pre table tr figure
+figcaption header address hr
+""".split()
+_DROP_TAGS = """
+script style noscript template svg nav footer aside form iframe button
+""".split()
 
 
 @dataclass(slots=True)
@@ -195,15 +161,15 @@ def _inline_markdown(text: str) -> str:
 
 
 def _join_soft_wraps(paragraph: str) -> str:
-    """Markdown joins wrapped lines of a paragraph; list items and hard breaks stay lines."""
+    """Markdown joins the wrapped lines of a paragraph; list items stay lines of their own."""
     out: list[str] = []
     for line in paragraph.split("\n"):
         is_item = re.match(r"^\s*(?:[-*+]|\d+[.)])\s+", line)
-        if out and out[-1].strip() and not is_item and not out[-1].endswith("  ") and line.strip():
+        if out and out[-1].strip() and line.strip() and not is_item:
             out[-1] = out[-1].rstrip() + " " + line.strip()
         else:
-            out.append(line.rstrip() if not line.endswith("  ") else line)
-    return "\n".join(line.rstrip() for line in out)
+            out.append(line.rstrip())
+    return "\n".join(out)
 
 
 def _meta(soup: BeautifulSoup, *names: str) -> str | None:

@@ -60,9 +60,6 @@ class Engine:
     def index(self, paths: list[Path] | list[str], progress: bool = False, rebuild: bool = False) -> IndexReport:
         """Add, update and remove documents so the index matches the files under ``paths``.
         ``rebuild`` first empties the index, for example to change the embedding model."""
-        if rebuild:
-            self.vectors.reset()
-            self.docstore.clear()
         builder = IndexBuilder(
             self.docstore,
             self.vectors,
@@ -72,7 +69,7 @@ class Engine:
             max_file_bytes=self.settings.max_file_bytes,
             batch_size=self.settings.embed_batch_size,
         )
-        report = builder.update([Path(p) for p in paths], progress=progress)
+        report = builder.update([Path(p) for p in paths], progress=progress, rebuild=rebuild)
         log.info("indexed %s: %s", [str(p) for p in paths], report.to_dict())
         return report
 

@@ -67,16 +67,34 @@ class HybridRetriever:
         query_vector = embed_query(self.embedder, question)
         query_tokens = analyse_query(question)
         depth = max(4 * self.candidate_chunks, 2 * k, 20)
+        sentence_matches = dict(self._dense(SENTENCES, query_vector, 3 * depth, corpus.sentence_row))
+        candidates = self._recall_chunks(corpus, query_vector, query_tokens, sentence_matches, depth)
+        return self._rank_sentences(corpus, candidates, query_vector, query_tokens, sentence_matches, k)
 
-        dense_chunks = [row for row, _ in self._dense(CHUNKS, query_vector, depth, corpus.chunk_row)]
-        sentence_matches = self._dense(SENTENCES, query_vector, 3 * depth, corpus.sentence_row)
-        chunks_by_sentence = list(dict.fromkeys(corpus.sentences[row].chunk_row for row, _ in sentence_matches))
-        lexical_chunks = _top(corpus.chunk_lexical.scores(query_tokens), depth)
-        fused_chunks = self._fuse([dense_chunks, chunks_by_sentence, lexical_chunks])
-        candidates = list(fused_chunks)[: self.candidate_chunks]
+    def _recall_chunks(
+        self,
+        corpus: Corpus,
+        query_vector: np.ndarray,
+        query_tokens: list[str],
+        sentence_matches: dict[int, float],
+        depth: int,
+    ) -> list[int]:
+        dense = [row for row, _ in self._dense(CHUNKS, query_vector, depth, corpus.chunk_row)]
+        by_sentence = list(dict.fromkeys(corpus.sentences[row].chunk_row for row in sentence_matches))
+        lexical = _top(corpus.chunk_lexical.scores(query_tokens), depth)
+        return list(self._fuse([dense, by_sentence, lexical]))[: self.candidate_chunks]
 
+    def _rank_sentences(
+        self,
+        corpus: Corpus,
+        candidates: list[int],
+        query_vector: np.ndarray,
+        query_tokens: list[str],
+        sentence_matches: dict[int, float],
+        k: int,
+    ) -> list[SentenceHit]:
         rows = [row for chunk in candidates for row in corpus.chunk_sentence_rows[chunk]]
-        similarity = self._similarities(corpus, rows, dict(sentence_matches), query_vector)
+        similarity = self._similarities(corpus, rows, sentence_matches, query_vector)
         lexical = corpus.sentence_lexical.scores(query_tokens)
         lexical_max = max(float(lexical[rows].max()), 1e-9)
         position = {chunk: i for i, chunk in enumerate(candidates)}
@@ -90,10 +108,9 @@ class HybridRetriever:
         seen: set[tuple[str, str]] = set()
         for row in sorted(rows, key=lambda r: -scores[r]):
             hit = _hit(corpus, row, scores[row], similarity[row], float(lexical[row]))
-            if (hit.doc_id, hit.sentence) in seen:
-                continue
-            seen.add((hit.doc_id, hit.sentence))
-            hits.append(hit)
+            if (hit.doc_id, hit.sentence) not in seen:
+                seen.add((hit.doc_id, hit.sentence))
+                hits.append(hit)
             if len(hits) == k:
                 break
         return hits

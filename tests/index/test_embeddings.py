@@ -79,3 +79,6 @@ def test_index_and_retrieve_with_sentence_transformers(tmp_path, corpus):
             engine.index([corpus])
         with pytest.raises(IndexMismatchError, match="rebuild"):
             engine.retrieve("Was sagte ein Sprecher in Seoul?")
+        rebuilt = engine.index([corpus], rebuild=True)
+        assert (rebuilt.added, rebuilt.documents) == (5, 5)
+        assert engine.retrieve("Was sagte ein Sprecher in Seoul?", k=1)[0].doc_id == "003_fc0805797345d969"
