@@ -15,8 +15,10 @@ DATA = Path(__file__).resolve().parent / "data"
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 
-def acceptance_questions() -> list[dict]:
-    lines = (DATA / "retrieval_questions.jsonl").read_text(encoding="utf-8").splitlines()
+def retrieval_questions(name: str = "retrieval_questions.jsonl") -> list[dict]:
+    """Questions with the seed sentence that answers them: the acceptance set by default, or
+    ``retrieval_dev_questions.jsonl``, the set the ranking weights were chosen on."""
+    lines = (DATA / name).read_text(encoding="utf-8").splitlines()
     return [json.loads(line) for line in lines if line.strip()]
 
 

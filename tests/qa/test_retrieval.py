@@ -1,9 +1,9 @@
 import pytest
 
 from qa.engine import QuestionError
-from tests.conftest import acceptance_questions
+from tests.conftest import retrieval_questions
 
-QUESTIONS = acceptance_questions()
+QUESTIONS = retrieval_questions() + retrieval_questions("retrieval_dev_questions.jsonl")
 
 
 @pytest.mark.parametrize("case", QUESTIONS, ids=[q["question"] for q in QUESTIONS])
