@@ -71,7 +71,7 @@ def load_documents(paths: list[Path], max_bytes: int) -> LoadResult:
             document, warning = load_document(path, max_bytes)
         except LoadError as error:
             result.skipped.append(Skipped(str(path), str(error)))
-            log.warning("skipped %s: %s", path, error)
+            log.info("skipped %s: %s", path, error)
             continue
         if document.doc_id in seen:
             reason = f"same document id '{document.doc_id}' as {seen[document.doc_id]}; rename one"
@@ -80,7 +80,7 @@ def load_documents(paths: list[Path], max_bytes: int) -> LoadResult:
         seen[document.doc_id] = path
         if warning:
             result.warnings.append(f"{path}: {warning}")
-            log.warning("%s: %s", path, warning)
+            log.info("%s: %s", path, warning)
         result.documents.append(document)
     return result
 

@@ -48,6 +48,7 @@ class Engine:
         self.docstore = DocumentStore(self.index_dir / _DOCSTORE)
         self._embedder: BaseEmbedding | None = None
         self._corpus: Corpus | None = None
+        self._retriever: HybridRetriever | None = None
         self._lock = threading.RLock()
 
     @property
@@ -56,6 +57,20 @@ class Engine:
             if self._embedder is None:
                 self._embedder = make_embedder(self.settings.embed_model, self.settings.embed_batch_size)
             return self._embedder
+
+    @property
+    def retriever(self) -> HybridRetriever:
+        with self._lock:
+            if self._retriever is None:
+                self._retriever = HybridRetriever(
+                    self.vectors,
+                    self.embedder,
+                    candidate_chunks=self.settings.candidate_chunks,
+                    rrf_k=self.settings.rrf_k,
+                    lexical_weight=self.settings.lexical_weight,
+                    context_weight=self.settings.context_weight,
+                )
+            return self._retriever
 
     def index(self, paths: list[Path] | list[str], progress: bool = False, rebuild: bool = False) -> IndexReport:
         """Add, update and remove documents so the index matches the files under ``paths``.
@@ -80,15 +95,7 @@ class Engine:
         if not 1 <= k <= 100:
             raise QuestionError(f"k must be between 1 and 100, not {k}")
         started = time.perf_counter()
-        retriever = HybridRetriever(
-            self.vectors,
-            self.embedder,
-            candidate_chunks=self.settings.candidate_chunks,
-            rrf_k=self.settings.rrf_k,
-            lexical_weight=self.settings.lexical_weight,
-            context_weight=self.settings.context_weight,
-        )
-        hits = retriever.retrieve(self.corpus(), question, k)
+        hits = self.retriever.retrieve(self.corpus(), question, k)
         log.debug("retrieved %d hits in %.1f ms", len(hits), 1000 * (time.perf_counter() - started))
         return hits
 
