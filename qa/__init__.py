@@ -1,8 +1,19 @@
 """Answers questions over the indexed articles, citing the exact supporting sentences."""
 
 import index  # noqa: F401  (sets the offline environment before any model library loads)
+from qa.answer import Answer, Citation
 from qa.engine import Engine, QuestionError, open_engine
+from qa.llm import LLMUnavailableError
 from qa.retrieval import SentenceHit
 from qa.settings import Settings
 
-__all__ = ["Engine", "QuestionError", "SentenceHit", "Settings", "open_engine"]
+__all__ = [
+    "Answer",
+    "Citation",
+    "Engine",
+    "LLMUnavailableError",
+    "QuestionError",
+    "SentenceHit",
+    "Settings",
+    "open_engine",
+]

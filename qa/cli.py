@@ -1,5 +1,5 @@
-"""The ``qa`` command: ``qa index`` builds or updates an index, ``qa retrieve`` shows the sentences
-that best answer a question."""
+"""The ``qa`` command: ``qa index`` builds or updates an index, ``qa ask`` answers with cited
+sentences, ``qa retrieve`` shows the sentences that best answer a question."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from pathlib import Path
 
 from index.builder import IndexReport
 from index.errors import UserError
+from qa.answer import Answer
 from qa.engine import Engine, open_engine
 from qa.retrieval import SentenceHit
-from qa.settings import Settings
+from qa.settings import LLM_BACKENDS, Settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -48,6 +49,15 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("--json", action="store_true", help="print the summary as JSON")
     index.set_defaults(run=_index)
 
+    ask = commands.add_parser("ask", help="answer a question from the articles, with cited sentences")
+    ask.add_argument("question", nargs="?", help="the question; without it, a conversation on stdin")
+    _common(ask)
+    ask.add_argument("--llm", choices=LLM_BACKENDS, help="LLM backend (default: embedded)")
+    ask.add_argument("--llm-model", help="GGUF path (gguf) or model name (ollama, openai)")
+    ask.add_argument("--llm-base-url", help="server URL for ollama or openai")
+    ask.add_argument("--json", action="store_true", help="print the answer as JSON")
+    ask.set_defaults(run=_ask)
+
     retrieve = commands.add_parser("retrieve", help="show the sentences that best answer a question")
     retrieve.add_argument("question", nargs="?", help="the question; without it, read questions from stdin")
     _common(retrieve)
@@ -67,6 +77,9 @@ def _settings(args: argparse.Namespace) -> Settings:
         index_dir=args.index_dir,
         embed_model=args.embed_model,
         chunk_tokens=getattr(args, "chunk_tokens", None),
+        llm=getattr(args, "llm", None),
+        llm_model=getattr(args, "llm_model", None),
+        llm_base_url=getattr(args, "llm_base_url", None),
     )
 
 
@@ -96,6 +109,37 @@ def format_report(report: IndexReport, index_dir: Path) -> str:
         lines.append(f"Skipped {len(report.skipped)} file(s):")
         lines.extend(f"  {item.path}: {item.reason}" for item in report.skipped)
     return "\n".join(lines)
+
+
+def _ask(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    overrides = {name: getattr(settings, name) for name in ("embed_model", "llm", "llm_model", "llm_base_url")}
+    with open_engine(index_dir=settings.index_dir, **overrides) as engine:
+        history: list[tuple[str, str]] = []
+        questions = [args.question] if args.question is not None else _stdin_questions()
+        for question in questions:
+            try:
+                answer = engine.ask(question, history=history)
+            except UserError as error:
+                if args.question is not None:
+                    raise
+                print(f"qa: {error}", file=sys.stderr)
+                continue
+            history.append((question, answer.text))
+            print(json.dumps(answer.to_dict(), ensure_ascii=False) if args.json else format_answer(answer))
+    return 0
+
+
+def format_answer(answer: Answer) -> str:
+    """The answer, then each citation: its number, the article and the verbatim sentence."""
+    lines = [answer.text]
+    for number, citation in enumerate(answer.citations, start=1):
+        about = ", ".join(x for x in (citation.date, citation.publisher) if x)
+        lines.append(f"  [{number}] {citation.title}" + (f" ({about})" if about else ""))
+        lines.append(f"      {citation.doc_id}, sentence {citation.sentence_index}: {citation.sentence}")
+    if answer.unsupported:
+        lines.append(f"  Not found in the cited sentences: {', '.join(answer.unsupported)}")
+    return "\n".join(lines) + "\n"
 
 
 def _retrieve(args: argparse.Namespace) -> int:

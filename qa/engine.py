@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +13,13 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from index.builder import IndexBuilder, IndexReport, check_embedder
 from index.docstore import DocumentStore
-from index.embeddings import embedder_key, make_embedder
+from index.embeddings import embed_query, embedder_key, make_embedder
 from index.errors import UserError
-from index.vectors import VectorStore
+from index.vectors import SENTENCES, VectorStore
+from qa.answer import Answer
+from qa.answering import Answerer, History
 from qa.corpus import Corpus
+from qa.llm import ChatModel, make_llm
 from qa.retrieval import HybridRetriever, SentenceHit
 from qa.settings import Settings
 
@@ -30,12 +34,14 @@ class QuestionError(UserError):
 
 
 class Engine:
-    """Opens an index folder (document store + Chroma) and answers retrieval requests.
+    """Opens an index folder (document store + Chroma); answers questions with cited sentences.
 
-    Heavy parts (the embedding model, the in-memory corpus) load on first use.
+    Heavy parts (the embedding model, the LLM, the in-memory corpus) load on first use.
+    ``chat_model`` replaces the LLM backend the settings describe, for example to share one loaded
+    model between engines.
     """
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, chat_model: ChatModel | None = None):
         self.settings = settings
         self.index_dir = settings.index_dir
         self.index_dir.mkdir(parents=True, exist_ok=True)
@@ -49,6 +55,7 @@ class Engine:
         self._embedder: BaseEmbedding | None = None
         self._corpus: Corpus | None = None
         self._retriever: HybridRetriever | None = None
+        self._llm = chat_model
         self._lock = threading.RLock()
 
     @property
@@ -71,6 +78,46 @@ class Engine:
                     context_weight=self.settings.context_weight,
                 )
             return self._retriever
+
+    @property
+    def llm(self) -> ChatModel:
+        """The configured LLM backend; the embedded model is assembled and loaded on first use."""
+        with self._lock:
+            if self._llm is None:
+                self._llm = make_llm(self.settings)
+            return self._llm
+
+    def ask(self, question: str, history: History | None = None) -> Answer:
+        """Answer ``question`` from the articles, with verified sentence citations. ``history`` is
+        the conversation so far, as chat messages or (question, answer) pairs."""
+        final = None
+        for item in self.stream(question, history):
+            if isinstance(item, Answer):
+                final = item
+        assert final is not None
+        return final
+
+    def stream(self, question: str, history: History | None = None) -> Iterator[str | Answer]:
+        """Yield pieces of the answer text as they are generated, then the final ``Answer``. The final
+        text carries the citation markers and may differ from the pieces where the check repaired it."""
+        question = self._check_question(question)
+        answerer = Answerer(self.llm, self._retrieve_for_answer, self.answer_similarity, self.settings)
+        yield from answerer.stream(question, history)
+
+    def _retrieve_for_answer(self, question: str, k: int) -> list[SentenceHit]:
+        """The ``k`` best sentences, and the sentence after the best one, which often completes it."""
+        corpus = self.corpus()
+        hits = self.retriever.retrieve(corpus, question, k)
+        after = self.retriever.following(corpus, hits[0]) if hits else None
+        if after is not None and after.vector_id not in {h.vector_id for h in hits}:
+            hits.append(after)
+        return hits
+
+    def answer_similarity(self, text: str, hits: Sequence[SentenceHit]) -> list[float]:
+        """Cosine similarity between ``text`` and each hit's sentence vector."""
+        vector = embed_query(self.embedder, text)
+        stored = self.vectors.vectors(SENTENCES, [hit.vector_id for hit in hits])
+        return [float(stored[hit.vector_id] @ vector) if hit.vector_id in stored else 0.0 for hit in hits]
 
     def index(self, paths: list[Path] | list[str], progress: bool = False, rebuild: bool = False) -> IndexReport:
         """Add, update and remove documents so the index matches the files under ``paths``.
@@ -129,14 +176,20 @@ class Engine:
         self.close()
 
 
-def open_engine(corpus: str | Path | None = None, index_dir: str | Path | None = None, **settings: Any) -> Engine:
+def open_engine(
+    corpus: str | Path | None = None,
+    index_dir: str | Path | None = None,
+    chat_model: ChatModel | None = None,
+    **settings: Any,
+) -> Engine:
     """Open the index in ``index_dir`` and bring it up to date with ``corpus`` when one is given.
 
     With no corpus and an empty index, the default corpus (the seeds) is indexed first, so a fresh
-    ``open_engine()`` can answer at once.
+    ``open_engine()`` can answer at once. ``chat_model`` is a ready LLM backend to use instead of the
+    one the settings describe (``llm=...`` and the other settings choose one by configuration).
     """
     resolved = Settings.load(index_dir=index_dir, corpus=corpus, **settings)
-    engine = Engine(resolved)
+    engine = Engine(resolved, chat_model=chat_model)
     if corpus is not None or engine.is_empty():
         engine.index([resolved.corpus])
     return engine

@@ -39,6 +39,8 @@ class SentenceHit:
     lexical: float
     date: str | None = None
     publisher: str | None = None
+    #: The sentence's id in the vector store.
+    vector_id: str = ""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -70,6 +72,14 @@ class HybridRetriever:
         sentence_matches = dict(self._dense(SENTENCES, query_vector, 3 * depth, corpus.sentence_row))
         candidates = self._recall_chunks(corpus, query_vector, query_tokens, sentence_matches, depth)
         return self._rank_sentences(corpus, candidates, query_vector, query_tokens, sentence_matches, k)
+
+    def following(self, corpus: Corpus, hit: SentenceHit) -> SentenceHit | None:
+        """The sentence after ``hit`` in its document: news sentences often finish their thought in
+        the next one ("Dabei sei es um militärische Zusammenarbeit … gegangen.")."""
+        row = corpus.sentence_row.get(hit.vector_id)
+        if row is None or row + 1 >= len(corpus.sentences) or corpus.sentences[row + 1].doc_id != hit.doc_id:
+            return None
+        return _hit(corpus, row + 1, hit.score, hit.similarity, 0.0)
 
     def _recall_chunks(
         self,
@@ -169,4 +179,5 @@ def _hit(corpus: Corpus, row: int, score: float, similarity: float, lexical: flo
         lexical=round(lexical, 4),
         date=document.date,
         publisher=document.publisher,
+        vector_id=sentence_row.vector_id,
     )

@@ -13,6 +13,7 @@ from index.errors import UserError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SEEDS = PROJECT_ROOT / "seeds"
+LLM_BACKENDS = ("embedded", "gguf", "ollama", "openai")
 
 
 class SettingsError(UserError):
@@ -36,6 +37,24 @@ class Settings:
     lexical_weight: float = 0.02
     context_weight: float = 0.01
     max_question_chars: int = 2000
+    #: "embedded" (the bundled GGUF on llama.cpp), "gguf" (QA_LLM_MODEL is a path), "ollama" or "openai"
+    #: (any OpenAI-compatible server at QA_LLM_BASE_URL).
+    llm: str = "embedded"
+    llm_model: str | None = None
+    llm_base_url: str | None = None
+    llm_api_key: str | None = None
+    llm_timeout: float = 120.0
+    llm_threads: int = 0
+    llm_context: int = 4096
+    model_dir: Path | None = None
+    max_answer_tokens: int = 200
+    #: How many retrieved sentences the model sees, numbered.
+    prompt_sentences: int = 4
+    #: Abstain without asking the model when the best sentence scores below this (calibrated on
+    #: seeds/questions.jsonl; the score is close to a cosine similarity).
+    abstain_below: float = 0.81
+    #: A sentence supports an answer when their similarity reaches this.
+    min_support: float = 0.80
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:
@@ -58,10 +77,16 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
     def validate(self) -> None:
-        positive = ("embed_batch_size", "chunk_tokens", "top_k", "candidate_chunks", "rrf_k")
-        for name in (*positive, "max_file_mb", "max_question_chars", "chroma_port"):
+        positive = ("embed_batch_size", "chunk_tokens", "top_k", "candidate_chunks", "rrf_k", "prompt_sentences")
+        for name in (*positive, "max_file_mb", "max_question_chars", "chroma_port", "llm_timeout", "llm_context"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"setting {name} must be positive, not {getattr(self, name)}")
+        if self.max_answer_tokens <= 0 or self.llm_threads < 0:
+            raise SettingsError("settings max_answer_tokens must be positive and llm_threads not negative")
+        if self.llm not in LLM_BACKENDS:
+            raise SettingsError(f"setting llm (QA_LLM) must be one of {', '.join(LLM_BACKENDS)}, not '{self.llm}'")
+        if self.llm != "embedded" and not self.llm_model:
+            raise SettingsError(f"the {self.llm} backend needs a model: set QA_LLM_MODEL or --llm-model")
 
     @property
     def max_file_bytes(self) -> int:

@@ -30,9 +30,16 @@ def corpus(tmp_path: Path) -> Path:
     return target
 
 
+def seed_questions() -> dict[str, dict]:
+    """The fixed question set, by id."""
+    lines = (SEEDS / "questions.jsonl").read_text(encoding="utf-8").splitlines()
+    return {q["id"]: q for q in map(json.loads, filter(str.strip, lines))}
+
+
 @pytest.fixture(scope="session")
 def seed_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
-    """One engine over an index of the seeds, built once with the real default embedder."""
+    """One engine over an index of the seeds, built once with the real default embedder; its LLM
+    (the embedded model) loads on first use and is shared by every test that answers."""
     engine = Engine(Settings.load(index_dir=tmp_path_factory.mktemp("seed-index")))
     engine.index([SEEDS])
     yield engine

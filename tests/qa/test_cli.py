@@ -69,3 +69,44 @@ def test_user_errors_are_one_line_without_a_traceback(tmp_path):
 
     nothing = qa("index", str(tmp_path / "missing"), "--index", str(tmp_path / "index2"))
     assert nothing.returncode == 1 and "no such file or folder" in nothing.stdout
+
+
+def test_ask_prints_the_answer_with_numbered_cited_sentences_and_json(tmp_path):
+    index_dir = str(tmp_path / "index")
+    assert qa("index", str(SEEDS), "--index", index_dir).returncode == 0
+    sentence = "Lawrow soll laut russischen und nordkoreanischen Staatsmedien bis Sonntag in Nordkorea zu Besuch sein."
+    question = (
+        "Bis zu welchem Tag soll Lawrow laut russischen und nordkoreanischen Staatsmedien in Nordkorea zu Besuch sein?"
+    )
+    shown = qa("ask", question, "--index", index_dir)
+    assert shown.returncode == 0, shown.stderr
+    assert "Sonntag" in shown.stdout and "[1]" in shown.stdout
+    assert f"001_1d0c2a484e463a8b, sentence 20: {sentence}" in shown.stdout
+    english = "In which year had Lavrov last visited North Korea before he arrived in Pyongyang on Wednesday?"
+    data = json.loads(qa("ask", english, "--index", index_dir, "--json").stdout)
+    assert data["language"] == "en" and data["answerable"] is True and "2018" in data["text"]
+    assert any("2018" in c["sentence"] for c in data["citations"])
+    assert {"text", "language", "answerable", "citations", "timings"} <= set(data)
+
+
+def test_ask_refuses_bad_questions_and_a_down_server_with_one_line(tmp_path):
+    index_dir = str(tmp_path / "index")
+    assert qa("index", str(SEEDS), "--index", index_dir).returncode == 0
+    for question, message in [("   ", "the question is empty"), ("x" * 2001, "the limit is 2000")]:
+        result = qa("ask", question, "--index", index_dir)
+        assert result.returncode == 2 and result.stderr.startswith("qa: error: ") and message in result.stderr
+        assert "Traceback" not in result.stderr
+    down = qa(
+        "ask",
+        "Wer ist Kim?",
+        "--index",
+        index_dir,
+        "--llm",
+        "openai",
+        "--llm-model",
+        "m",
+        "--llm-base-url",
+        "http://127.0.0.1:9/v1",
+    )
+    assert down.returncode == 2 and "qa: error: the LLM server" in down.stderr
+    assert "Traceback" not in down.stderr

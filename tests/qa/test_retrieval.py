@@ -46,3 +46,13 @@ def test_bad_questions_get_one_clear_error(seed_engine, question):
 def test_k_out_of_range_is_refused(seed_engine):
     with pytest.raises(QuestionError, match="between 1 and 100"):
         seed_engine.retrieve("Wer ist Lawrow?", k=0)
+
+
+def test_the_following_sentence_stays_in_its_document(seed_engine):
+    corpus = seed_engine.corpus()
+    hits = seed_engine.retrieve("Auf welcher Ebene gab es einen telefonischen Austausch mit dem Iran?", k=1)
+    after = seed_engine.retriever.following(corpus, hits[0])
+    assert (after.doc_id, after.sentence_index) == (hits[0].doc_id, hits[0].sentence_index + 1)
+    assert after.sentence == "Dabei sei es um militärische Zusammenarbeit und die regionale Sicherheit gegangen."
+    last = seed_engine.retrieve("(Reuters)", k=1)[0]
+    assert last.sentence == "(Reuters)" and seed_engine.retriever.following(corpus, last) is None

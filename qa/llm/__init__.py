@@ -1,0 +1,34 @@
+"""LLM backends behind one protocol (``ChatModel``): the embedded GGUF on llama.cpp by default, any
+GGUF path, Ollama, or an OpenAI-compatible server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qa.llm.base import ChatModel, complete
+from qa.llm.errors import LLMUnavailableError
+from qa.settings import Settings
+
+__all__ = ["ChatModel", "LLMUnavailableError", "complete", "make_llm"]
+
+
+def make_llm(settings: Settings) -> ChatModel:
+    from qa.llm.llamacpp import LlamaCppChat
+
+    if settings.llm == "embedded":
+        from qa.llm.model_file import MODEL_NAME, ensure_model
+
+        path = ensure_model(settings.model_dir)
+        return LlamaCppChat(path, settings.llm_context, settings.llm_threads, f"embedded {MODEL_NAME} (llama.cpp)")
+    if settings.llm == "gguf":
+        path = Path(settings.llm_model or "").expanduser()
+        return LlamaCppChat(path, settings.llm_context, settings.llm_threads, f"{path.name} (llama.cpp)")
+    from qa.llm import remote
+
+    if settings.llm == "ollama":
+        return remote.ollama_chat(
+            settings.llm_model or "", settings.llm_base_url, settings.llm_timeout, settings.max_answer_tokens
+        )
+    return remote.openai_chat(
+        settings.llm_model or "", settings.llm_base_url, settings.llm_api_key, settings.llm_timeout
+    )

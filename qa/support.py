@@ -1,0 +1,123 @@
+"""Which numbers and names of an answer a set of source sentences contains.
+
+Answers may be English while the sources are German, so names are compared after a light
+transliteration ("Lavrov" = "Lawrow", "Pyongyang" = "Pjöngjang", "Shoigu" = "Schoigu") and a few
+common English words are mapped to their German form. Numbers are compared as values:
+"1.000", "1,000" and "1000" are the same number, and so are "1,2" and "1.2".
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from difflib import SequenceMatcher
+from functools import cache
+
+from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_GERMAN
+
+_NUMBER = re.compile(r"(?<![\w.,])\d{1,3}(?:([.,])\d{3})(?:\1\d{3})*(?![\d]|[.,]\d)|\d+(?:[.,]\d+)?")
+_WORD = re.compile(r"[^\W\d_][\w-]*")
+_SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s+|[\"„«»“(]\s*)$")
+_ENGLISH_TO_GERMAN = dict(
+    pair.split(":")
+    for pair in """
+    north:nord south:süd east:ost west:west white:weiß house:haus russia:russland russian:russisch
+    korea:korea korean:koreanisch moscow:moskau beijing:peking japan:japan china:china
+    chinese:chinesisch ukraine:ukraine ukrainian:ukrainisch israel:israel israeli:israelisch
+    iran:iran iranian:iranisch armenia:armenien azerbaijan:aserbaidschan venezuela:venezuela
+    washington:washington jerusalem:jerusalem gaza:gaza monday:montag tuesday:dienstag
+    wednesday:mittwoch thursday:donnerstag friday:freitag saturday:samstag sunday:sonntag
+    january:januar february:februar march:märz may:mai june:juni july:juli october:oktober
+    december:dezember security:sicherheit council:rat soviet:sowjet defence:verteidigung
+    defense:verteidigung foreign:außen minister:minister president:präsident
+    """.split()
+)
+#: Capitalised words that are not names: articles, pronouns, question words, common sentence openers.
+_NOT_NAMES = frozenset(
+    """
+    the a an and or but in on at of to for from by with as it its he she they we i this that these those
+    there his her their according also however after before during since until when where who what
+    which why how mr mrs ms dr
+    der die das den dem des ein eine einer einem einen und oder aber in im am an auf aus bei mit nach
+    von vor zu zum zur über unter seit bis es er sie wir ich laut dabei zudem auch
+    """.split()
+)
+_COMMON = (
+    frozenset(STOPWORDS_EN)
+    | frozenset(STOPWORDS_GERMAN)
+    | frozenset(
+        """
+        yes no ja nein es it more most less about around some many several only over nearly almost
+        rund etwa mehr fast knapp insgesamt laut according both beide
+        """.split()
+    )
+)
+_TRANSLITERATION = (("tsch", "ch"), ("sch", "sh"), ("kh", "ch"), ("zh", "sh"), ("w", "v"), ("j", "y"), ("c", "k"))
+
+
+def numbers(text: str) -> set[str]:
+    """Numbers as canonical strings: thousands separators removed, decimal comma as point."""
+    found = set()
+    for match in _NUMBER.finditer(text):
+        raw = match.group(0)
+        if match.group(1):
+            found.add(raw.replace(".", "").replace(",", ""))
+        else:
+            found.add(raw.replace(",", "."))
+    return found
+
+
+def names(text: str) -> set[str]:
+    """Capitalised words: names, places, and in German also nouns. A word that opens a sentence
+    counts unless it is a common function word ("Die", "The", "Es", "Yes")."""
+    found = set()
+    for match in _WORD.finditer(text):
+        word = match.group(0)
+        lower = word.lower()
+        if not word[0].isupper() or lower in _NOT_NAMES:
+            continue
+        if _SENTENCE_START.search(text[: match.start()]) and lower in _COMMON:
+            continue
+        found.add(word)
+    return found
+
+
+def missing_terms(answer: str, sources: list[str]) -> list[str]:
+    """Numbers and names of ``answer`` that none of ``sources`` contains, in order of appearance."""
+    source_text = " ".join(sources)
+    source_numbers = numbers(source_text)
+    source_words = {_fold(w) for w in _WORD.findall(source_text)}
+    missing = [n for n in sorted(numbers(answer), key=answer.find) if n not in source_numbers]
+    for name in sorted(names(answer), key=answer.find):
+        if not any(_same_word(_fold(part), source_words) for part in name.split("-") if part):
+            missing.append(name)
+    return missing
+
+
+@cache
+def _fold(word: str) -> str:
+    word = _ENGLISH_TO_GERMAN.get(word.lower(), word.lower())
+    word = word.replace("ß", "ss")
+    word = "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
+    for german, english in _TRANSLITERATION:
+        word = word.replace(german, english)
+    return word
+
+
+def _same_word(word: str, candidates: set[str]) -> bool:
+    """Equal after folding, one a prefix of the other (inflection), part of a compound
+    ("korea" in "nordkorea"), or close in spelling."""
+    if word in candidates or len(word) < 3:
+        return True
+    for candidate in candidates:
+        if (
+            len(word) >= 4
+            and len(candidate) >= 4
+            and (candidate.startswith(word[:5]) or word.startswith(candidate[:5]))
+        ):
+            return True
+        if len(word) >= 4 and word in candidate:
+            return True
+        if abs(len(candidate) - len(word)) <= 3 and SequenceMatcher(None, word, candidate).ratio() >= 0.8:
+            return True
+    return False
