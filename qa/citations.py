@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from index.sentences import split_sentences
 from qa.answer import Citation
 from qa.retrieval import SentenceHit
-from qa.support import missing_terms, names, numbers
+from qa.support import lacks_asked_quantity, missing_terms, names, numbers, restates
 
 ABSTENTION = {"de": "Dazu steht nichts in den Artikeln.", "en": "The articles don't say."}
 _ABSTENTION_CUES = re.compile(
@@ -83,6 +83,10 @@ def check(
     notes: list[str] = []
     if is_abstention(reply.text):
         return CheckedAnswer("", [], True, notes=["the model found no answer in the sentences"])
+    if question and restates(reply.text, question):
+        return CheckedAnswer("", [], True, notes=["abstained: the answer only restates the question"])
+    if question and lacks_asked_quantity(reply.text, question):
+        return CheckedAnswer("", [], True, notes=["abstained: the question asks how many, the answer has no number"])
     cited: list[int] = []
     for number in reply.sources:
         if 1 <= number <= len(offered):

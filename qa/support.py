@@ -52,6 +52,14 @@ _COMMON = (
         """.split()
     )
 )
+_QUANTITY_QUESTION = re.compile(r"\b(wie viele?|wieviele?|how many|how much)\b", re.IGNORECASE)
+_NUMBER_WORD = re.compile(
+    r"(ein|zwei|drei|vier|fünf|sechs|sieben|acht|neun|zehn|elf|zwölf|zwanzig|dreißig|hundert|tausend|million"
+    r"|milliarde|dutzend|mehrere|einige|zahlreiche|one|two|three|four|five|six|seven|eight|nine|ten|eleven"
+    r"|twelve|twenty|thirty|hundred|thousand|billion|dozen|several|half|halb)"
+    r"(e|en|er|es|s|n|tägig\w*|jährig\w*|stündig\w*|fach\w*|mal)?"
+)
+_NEGATIONS = frozenset("no not never none nein nicht nie kein keine keinen keinem keiner noch yet".split())
 _TRANSLITERATION = (("tsch", "ch"), ("sch", "sh"), ("kh", "ch"), ("zh", "sh"), ("w", "v"), ("j", "y"), ("c", "k"))
 
 
@@ -92,6 +100,28 @@ def missing_terms(answer: str, sources: list[str]) -> list[str]:
         if not any(_same_word(_fold(part), source_words) for part in name.split("-") if part):
             missing.append(name)
     return missing
+
+
+def restates(answer: str, question: str) -> bool:
+    """True when the answer says nothing the question does not: no new number, and each of its
+    words, other than function words, is a word of the question. "No", "nicht", "kein" and the
+    like say something, so short yes/no answers are not restatements."""
+    if numbers(answer) - numbers(question):
+        return False
+    said = [w for w in _WORD.findall(answer) if w.lower() not in _COMMON or w.lower() in _NEGATIONS]
+    if not said or any(w.lower() in _NEGATIONS for w in said):
+        return False
+    question_words = {_fold(w) for w in _WORD.findall(question)}
+    return all(_same_word(_fold(w), question_words) for w in said)
+
+
+def lacks_asked_quantity(answer: str, question: str) -> bool:
+    """True when the question asks how many or how much and the answer gives no number, neither in
+    digits nor in words ("zwei", "zweitägig", "thousands")."""
+    if not _QUANTITY_QUESTION.search(question) or numbers(answer):
+        return False
+    parts = (part for word in _WORD.findall(answer) for part in word.lower().split("-"))
+    return not any(_NUMBER_WORD.fullmatch(part) for part in parts)
 
 
 @cache

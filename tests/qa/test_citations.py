@@ -140,3 +140,18 @@ def test_the_clearly_best_supporting_sentence_is_cited_too():
     assert [c.sentence for c in checked.citations] == [MET.sentence]
     assert any("supports the answer best" in note for note in checked.notes)
     assert any("dropped [1]: it supports the answer much less" in note for note in checked.notes)
+
+
+def test_restating_the_question_or_a_missing_asked_number_abstains():
+    restated = check(
+        parse_reply('{"answer": "Lawrow traf Kim.", "sources": [2]}'), OFFERED, [0.9] * 3, 0.8, "Wann traf Lawrow Kim?"
+    )
+    assert restated.abstained and "restates" in restated.notes[0]
+    count = check(
+        parse_reply('{"answer": "Ladung aus Nordkorea.", "sources": [3]}'),
+        OFFERED,
+        [0.9] * 3,
+        0.8,
+        "Wie viele Container?",
+    )
+    assert count.abstained and "how many" in count.notes[0]

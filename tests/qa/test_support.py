@@ -1,4 +1,6 @@
-from qa.support import missing_terms, names, numbers
+import pytest
+
+from qa.support import lacks_asked_quantity, missing_terms, names, numbers, restates
 
 
 def test_number_formats_are_one_number():
@@ -31,3 +33,38 @@ def test_missing_numbers_and_names_are_reported_in_order():
     sources = ["Nordkorea lieferte mehr als 1.000 Container an Russland."]
     assert missing_terms("North Korea delivered 1,000 containers to Russia.", sources) == []
     assert missing_terms("Nordkorea lieferte 2.000 Container an Putin.", sources) == ["2000", "Putin"]
+
+
+@pytest.mark.parametrize(
+    "answer, question, expected",
+    [
+        (
+            "The spokesperson commented on Lavrov's talks.",
+            "Who is the spokesperson who commented on Lavrov's talks?",
+            True,
+        ),
+        ("There was a phone exchange.", "At what level was there a phone exchange?", True),
+        ("No date has been set.", "Has a date been set for the visit?", False),
+        ("Wonsan.", "In welcher Stadt traf Lawrow seine Kollegin?", False),
+        ("2018.", "In which year did Lavrov last visit?", False),
+        ("Am Mittwoch begann Lawrow.", "An welchem Wochentag begann Lawrow?", False),
+    ],
+)
+def test_an_answer_that_only_restates_the_question(answer, question, expected):
+    assert restates(answer, question) is expected
+
+
+@pytest.mark.parametrize(
+    "answer, expected",
+    [
+        ("Hamas fordert die Geiseln zurück.", True),
+        ("Zwei Tage.", False),
+        ("Sein zweitägiger Besuch.", False),
+        ("A two-day visit.", False),
+        ("Hunderte Menschen.", False),
+        ("More than 1,000.", False),
+    ],
+)
+def test_how_many_questions_need_a_number_in_digits_or_words(answer, expected):
+    assert lacks_asked_quantity(answer, "Wie viele waren es?") is expected
+    assert not lacks_asked_quantity(answer, "Wer war es?")
