@@ -53,7 +53,8 @@ class Settings:
     #: Abstain without asking the model when the best sentence scores below this (calibrated on
     #: seeds/questions.jsonl; the score is close to a cosine similarity).
     abstain_below: float = 0.81
-    #: A sentence supports an answer when their similarity reaches this.
+    #: A sentence supports an answer when the similarity of question + answer to it reaches this;
+    #: an answer whose best citation stays below it abstains.
     min_support: float = 0.80
 
     @classmethod
