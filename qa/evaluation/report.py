@@ -1,0 +1,215 @@
+"""Write an evaluation's results: ``predictions.jsonl``, ``metrics.json``, ``report.md`` and
+``chart.png``, each replaced whole, so a folder never holds half of one run and half of another."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qa.evaluation.charts import draw_chart
+
+#: (label, key, kind) of the figures in the summary and the report; "rate" shows as a percentage.
+FIGURES = (
+    ("Correct answer", "accuracy", "rate"),
+    ("Correct and a gold sentence cited", "correct_and_gold_cited", "rate"),
+    ("Token F1", "token_f1", "rate"),
+    ("Gold-sentence recall", "gold_sentence_recall", "rate"),
+    ("Citation precision", "citation_precision", "rate"),
+    ("Cited-document precision", "cited_doc_precision", "rate"),
+    ("Cited-document recall", "cited_doc_recall", "rate"),
+    ("Abstained when unanswerable", "abstention_accuracy", "rate"),
+    ("Abstained when answerable", "false_abstention_rate", "rate"),
+    ("Answer in the question's language", "language_match", "rate"),
+    ("Retrieval recall@1", "retrieval_recall@1", "rate"),
+    ("Retrieval recall@3", "retrieval_recall@3", "rate"),
+    ("Retrieval recall@5", "retrieval_recall@5", "rate"),
+    ("Retrieval recall@10", "retrieval_recall@10", "rate"),
+    ("Seconds per answer, median", "latency_p50", "seconds"),
+    ("Seconds per answer, 95th percentile", "latency_p95", "seconds"),
+    ("First streamed text, median", "first_token_p50", "seconds"),
+    ("First streamed text, 95th percentile", "first_token_p95", "seconds"),
+)
+_ARTICLE_COLUMNS = (
+    ("Questions", "questions"),
+    ("Correct", "accuracy"),
+    ("Correct + gold cited", "correct_and_gold_cited"),
+    ("Citation precision", "citation_precision"),
+    ("Recall@3", "retrieval_recall@3"),
+)
+WORST = 10
+
+
+@dataclass(frozen=True, slots=True)
+class ResultFiles:
+    predictions: Path
+    metrics: Path
+    report: Path
+    chart: Path
+
+
+def write_results(
+    out_dir: Path, predictions: list[dict[str, Any]], metrics: dict[str, Any], run: dict[str, Any]
+) -> ResultFiles:
+    """``run`` describes the run: model, settings, question file, corpus, date, article titles."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = ResultFiles(
+        out_dir / "predictions.jsonl", out_dir / "metrics.json", out_dir / "report.md", out_dir / "chart.png"
+    )
+    _replace(files.predictions, "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in predictions))
+    _replace(files.metrics, json.dumps({"run": run, **metrics}, ensure_ascii=False, indent=2) + "\n")
+    draw_chart(metrics, predictions, files.chart, f"{run.get('questions_file', '')} · {run.get('model', '')}")
+    _replace(files.report, render_report(predictions, metrics, run, files.chart.name))
+    return files
+
+
+def summary_text(metrics: dict[str, Any], files: ResultFiles | None = None) -> str:
+    """One screen: the figures overall and per language, and where the files are."""
+    languages = list(metrics["by_language"])
+    header = f"{'':38}{'all':>9}" + "".join(f"{lang:>9}" for lang in languages)
+    overall = metrics["overall"]
+    lines = [
+        f"{overall['questions']} questions: {overall['answerable']} answerable, {overall['unanswerable']} unanswerable",
+        header,
+    ]
+    for label, key, kind in FIGURES:
+        values = [overall.get(key), *(metrics["by_language"][lang].get(key) for lang in languages)]
+        lines.append(f"{label:38}" + "".join(f"{_format(v, kind):>9}" for v in values))
+    if files is not None:
+        lines.append(f"Report: {files.report}   chart: {files.chart}")
+        lines.append(f"Predictions: {files.predictions}   metrics: {files.metrics}")
+    return "\n".join(lines)
+
+
+def render_report(
+    predictions: list[dict[str, Any]], metrics: dict[str, Any], run: dict[str, Any], chart_name: str
+) -> str:
+    overall = metrics["overall"]
+    lines = [
+        "# Evaluation report",
+        "",
+        f"{overall['questions']} questions from `{run.get('questions_file', '?')}` over the corpus "
+        f"`{run.get('corpus', '?')}`, answered by **{run.get('model', '?')}** on {run.get('date', '?')}.",
+        "",
+        f"![Answer quality, retrieval recall and latency]({chart_name})",
+        "",
+        "## Figures",
+        "",
+        *_figure_table(metrics),
+        "",
+        "Rates are shares of the questions they apply to: answer figures and retrieval recall of the "
+        "answerable questions, abstention of the unanswerable ones, precision of the answers with citations.",
+        "",
+        "## By article",
+        "",
+        *_article_table(metrics, run.get("titles", {})),
+        "",
+        "## Worst failures",
+        "",
+        *_failures(predictions),
+        "## Settings",
+        "",
+        "| Setting | Value |",
+        "|---|---|",
+        *(f"| {name} | `{value}` |" for name, value in run.get("settings", {}).items()),
+        "",
+        f"Reproduce: `{run.get('command', 'qa eval')}`",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _figure_table(metrics: dict[str, Any]) -> list[str]:
+    languages = list(metrics["by_language"])
+    groups = [("All", metrics["overall"]), *((lang, metrics["by_language"][lang]) for lang in languages)]
+    lines = [
+        "| Figure | " + " | ".join(f"{name} (n={summary['questions']})" for name, summary in groups) + " |",
+        "|---|" + "---:|" * len(groups),
+    ]
+    for label, key, kind in FIGURES:
+        lines.append(f"| {label} | " + " | ".join(_format(summary.get(key), kind) for _, summary in groups) + " |")
+    return lines
+
+
+def _article_table(metrics: dict[str, Any], titles: dict[str, str]) -> list[str]:
+    lines = [
+        "| Article | " + " | ".join(label for label, _ in _ARTICLE_COLUMNS) + " |",
+        "|---|" + "---:|" * len(_ARTICLE_COLUMNS),
+    ]
+    for doc_id, summary in metrics["by_article"].items():
+        name = f"{titles[doc_id]} (`{doc_id}`)" if doc_id in titles else f"`{doc_id}`"
+        cells = [
+            str(summary[key]) if key == "questions" else _format(summary.get(key), "rate")
+            for _, key in _ARTICLE_COLUMNS
+        ]
+        lines.append(f"| {_cell(name)} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _failures(predictions: list[dict[str, Any]]) -> list[str]:
+    """Unanswerable questions that got an answer first, then answerable ones by how far off they are."""
+    failed = [p for p in predictions if not _passed(p)]
+    failed.sort(key=lambda p: (p["expected"]["answerable"], *_closeness(p)))
+    if not failed:
+        return ["Every question was answered correctly with a gold sentence cited, or abstained when it should.", ""]
+    lines = [f"{len(failed)} of {len(predictions)} questions failed; the {min(WORST, len(failed))} worst:", ""]
+    for p in failed[:WORST]:
+        expected = p["expected"]
+        lines.append(f"### {p['id']} ({p['language']}): {_why(p)}")
+        lines.append("")
+        lines.append(f"- **Question:** {p['question']}")
+        lines.append(f"- **Answer:** {p['answer']}")
+        if expected["answerable"]:
+            lines.append(f"- **Accepted answers:** {', '.join(expected['answers'])}")
+        for number, citation in enumerate(p["citations"], start=1):
+            lines.append(
+                f"- **Cited [{number}]** `{citation['doc_id']}` #{citation['sentence_index']}: {citation['sentence']}"
+            )
+        for gold in expected["gold"]:
+            lines.append(f"- **Gold** `{gold['doc']}`: {gold['sentence']}")
+        if p.get("notes"):
+            lines.append(f"- **Checks:** {'; '.join(p['notes'])}")
+        lines.append("")
+    return lines
+
+
+def _passed(prediction: dict[str, Any]) -> bool:
+    metrics = prediction["metrics"]
+    if prediction["expected"]["answerable"]:
+        return bool(metrics["correct_and_gold_cited"])
+    return bool(metrics["abstention_correct"])
+
+
+def _closeness(prediction: dict[str, Any]) -> tuple[float, float, float]:
+    metrics = prediction["metrics"]
+    return (float(bool(metrics.get("correct"))), float(bool(metrics.get("gold_cited"))), metrics.get("token_f1") or 0)
+
+
+def _why(prediction: dict[str, Any]) -> str:
+    metrics = prediction["metrics"]
+    if not prediction["expected"]["answerable"]:
+        return "answered a question the articles cannot answer"
+    if metrics["abstained"]:
+        return "abstained although the articles answer it"
+    if not metrics["correct"]:
+        return "wrong answer" + ("" if metrics["gold_cited"] else ", no gold sentence cited")
+    return "right answer, but no gold sentence cited"
+
+
+def _format(value: Any, kind: str) -> str:
+    if value is None:
+        return "–"
+    if kind == "seconds":
+        return f"{value:.2f} s"
+    return f"{100 * value:.1f} %"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _replace(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)

@@ -1,0 +1,432 @@
+import pytest
+
+from qa.evaluation.metrics import (
+    answer_correct,
+    citation_precision,
+    cited_document_precision,
+    cited_document_recall,
+    compute_metrics,
+    gold_cited,
+    normalise,
+    percentile,
+    question_metrics,
+    retrieval_hit,
+    summarise,
+    token_f1,
+)
+
+GOLD = "Nordkorea lieferte mehr als 1.000 Container."
+OTHER = "Der Minister traf Kim für rund eine Stunde."
+ARRIVAL = "Lawrow ist am Mittwoch in Pjöngjang eingetroffen."
+
+
+def sentence(text: str, index: int, doc_id: str = "a") -> dict:
+    return {"doc_id": doc_id, "title": f"Titel {doc_id}", "sentence_index": index, "sentence": text}
+
+
+def gold(text: str = GOLD, doc: str = "a") -> dict:
+    return {"doc": doc, "sentence": text}
+
+
+def expected(answerable: bool = True, language: str = "de") -> dict:
+    if not answerable:
+        return {"id": "de-40", "question": "?", "language": language, "answers": [], "gold": [], "answerable": False}
+    return {
+        "id": "de-08",
+        "question": "?",
+        "language": language,
+        "answers": ["1000"],
+        "gold": [gold()],
+        "answerable": True,
+    }
+
+
+def prediction(answer: str, answerable: bool = True, citations=(), retrieved=(), language: str = "de") -> dict:
+    return {
+        "answer": answer,
+        "answerable": answerable,
+        "language": language,
+        "citations": list(citations),
+        "retrieved": list(retrieved),
+        "latency_s": 1.0,
+        "first_token_s": 0.1,
+    }
+
+
+# normalise, answer_correct, gold_cited and percentile keep their behaviour.
+
+
+@pytest.mark.parametrize("text", ["1.000", "1,000", "1000"])
+def test_thousands_separators_are_dropped(text):
+    assert normalise(text) == "1000"
+
+
+def test_decimal_comma_becomes_point_and_punctuation_space():
+    assert normalise("3,5 Prozent!") == "3.5 prozent"
+    assert normalise("Amir-Abdollahian") == "amir abdollahian"
+    assert normalise("Straße") == "strasse"
+
+
+def test_answer_correct_matches_whole_words_across_number_formats():
+    assert answer_correct("Mehr als 1.000 Container", ["1000"])
+    assert answer_correct("Es waren 3,5 Prozent.", ["3.5 Prozent"])
+    assert not answer_correct("10000 Container", ["1000"])
+    assert not answer_correct("anything", [])
+    assert not answer_correct("anything", [""])
+
+
+def test_gold_cited_ignores_whitespace_but_not_the_document():
+    assert gold_cited([("a", f"  {GOLD}\n")], [("a", GOLD)])
+    assert not gold_cited([("b", GOLD)], [("a", GOLD)])
+    assert not gold_cited([], [("a", GOLD)])
+
+
+def test_percentile_interpolates_and_is_zero_without_values():
+    assert percentile([4.0, 1.0, 3.0, 2.0], 50) == 2.5
+    assert percentile([1.0, 2.0, 3.0, 4.0], 95) == pytest.approx(3.85)
+    assert percentile([7.0], 95) == 7.0
+    assert percentile([], 50) == 0.0
+
+
+# token_f1
+
+
+def test_token_f1_takes_the_best_alias():
+    assert token_f1("Hossein Amir-Abdollahian", ["Abdollahian", "Amir Abdollahian"]) == pytest.approx(0.8)
+    assert token_f1("Amir-Abdollahian", ["amir abdollahian"]) == 1.0
+
+
+def test_token_f1_counts_repeated_tokens_once_per_occurrence():
+    assert token_f1("ja ja", ["ja"]) == pytest.approx(2 / 3)
+
+
+@pytest.mark.parametrize(
+    ("answer", "alias"), [("1.000 Container", "1000 Container"), ("3,5", "3.5"), ("1,000", "1.000")]
+)
+def test_token_f1_equates_number_formats(answer, alias):
+    assert token_f1(answer, [alias]) == 1.0
+
+
+@pytest.mark.parametrize(("answer", "aliases"), [("Schahed", []), ("", ["Schahed"]), (None, ["Schahed"]), ("!", ["x"])])
+def test_token_f1_is_zero_without_aliases_or_answer(answer, aliases):
+    assert token_f1(answer, aliases) == 0.0
+
+
+def test_token_f1_is_zero_without_overlap_and_skips_empty_aliases():
+    assert token_f1("Shahed-Drohnen", ["Lancet", "", "..."]) == 0.0
+
+
+# citation_precision
+
+
+@pytest.mark.parametrize("citations", [[], None])
+def test_citation_precision_is_none_without_citations(citations):
+    assert citation_precision(citations, [gold()], ["1000"]) is None
+
+
+def test_citation_precision_accepts_gold_or_alias_sentences():
+    citations = [sentence(f" {GOLD}  ", 2), sentence(OTHER, 1), sentence(ARRIVAL, 0, "b")]
+    assert citation_precision(citations, [gold()], ["Pjöngjang"]) == pytest.approx(2 / 3)
+
+
+def test_citation_precision_counts_a_repeated_citation_once():
+    citations = [sentence(GOLD, 2), sentence(GOLD, 2), sentence(OTHER, 1)]
+    assert citation_precision(citations, [gold()], []) == 0.5
+
+
+def test_citation_precision_without_index_deduplicates_by_text():
+    citations = [{"doc_id": "a", "sentence": GOLD}, {"doc_id": "a", "sentence": f"{GOLD} "}, {"doc_id": "a"}]
+    assert citation_precision(citations, [gold()], None) == 0.5
+
+
+def test_citation_precision_needs_the_gold_document():
+    assert citation_precision([sentence(GOLD, 2, "b")], [gold()], []) == 0.0
+
+
+def test_citation_precision_of_an_unanswerable_question_is_zero():
+    assert citation_precision([sentence(GOLD, 2)], [], []) == 0.0
+
+
+# cited documents
+
+
+def test_cited_document_precision():
+    assert cited_document_precision(["a", "a", "b"], ["a"]) == 0.5
+    assert cited_document_precision(["a"], []) == 0.0
+    assert cited_document_precision([None, "a"], ["a"]) == 1.0
+    assert cited_document_precision([], ["a"]) is None
+    assert cited_document_precision(None, None) is None
+
+
+def test_cited_document_recall():
+    assert cited_document_recall(["a", "a"], ["a", "c"]) == 0.5
+    assert cited_document_recall([], ["a", "a"]) == 0.0
+    assert cited_document_recall(None, ["a"]) == 0.0
+    assert cited_document_recall(["a"], []) is None
+    assert cited_document_recall(["a"], None) is None
+
+
+# retrieval_hit
+
+RANKED = [sentence(OTHER, 1), sentence(ARRIVAL, 0, "b"), sentence(f"{GOLD}\n", 2)]
+
+
+@pytest.mark.parametrize(("k", "hit"), [(1, False), (2, False), (3, True), (10, True)])
+def test_retrieval_hit_looks_at_the_first_k(k, hit):
+    assert retrieval_hit(RANKED, [gold()], k) is hit
+
+
+def test_retrieval_hit_is_none_without_gold_and_false_without_retrieval():
+    assert retrieval_hit(RANKED, [], 3) is None
+    assert retrieval_hit(RANKED, None, 3) is None
+    assert retrieval_hit(None, [gold()], 3) is False
+    assert retrieval_hit([], [gold()], 3) is False
+
+
+def test_retrieval_hit_rejects_non_positive_k():
+    with pytest.raises(ValueError):
+        retrieval_hit(RANKED, [gold()], 0)
+
+
+# question_metrics
+
+KEYS = (
+    "correct token_f1 gold_cited correct_and_gold_cited citation_precision cited_doc_precision cited_doc_recall "
+    "abstained abstention_correct false_abstention language_match "
+    "retrieval_recall@1 retrieval_recall@3 retrieval_recall@5 retrieval_recall@10"
+).split()
+
+
+def test_correct_answer_citing_gold():
+    predicted = prediction("Mehr als 1.000 Container [1].", citations=[sentence(GOLD, 2)], retrieved=RANKED)
+    metrics = question_metrics(predicted, expected())
+    assert list(metrics) == KEYS
+    assert metrics == {
+        "correct": True,
+        "token_f1": pytest.approx(1 / 3),
+        "gold_cited": True,
+        "correct_and_gold_cited": True,
+        "citation_precision": 1.0,
+        "cited_doc_precision": 1.0,
+        "cited_doc_recall": 1.0,
+        "abstained": False,
+        "abstention_correct": None,
+        "false_abstention": False,
+        "language_match": True,
+        "retrieval_recall@1": False,
+        "retrieval_recall@3": True,
+        "retrieval_recall@5": True,
+        "retrieval_recall@10": True,
+    }
+
+
+def test_correct_answer_citing_another_sentence():
+    predicted = prediction("1,000", citations=[sentence(OTHER, 1), sentence(ARRIVAL, 0, "b")], language="en")
+    metrics = question_metrics(predicted, expected())
+    assert metrics["correct"] is True
+    assert metrics["token_f1"] == 1.0
+    assert metrics["gold_cited"] is False
+    assert metrics["correct_and_gold_cited"] is False
+    assert metrics["citation_precision"] == 0.0
+    assert metrics["cited_doc_precision"] == 0.5
+    assert metrics["cited_doc_recall"] == 1.0
+    assert metrics["language_match"] is False
+    assert metrics["retrieval_recall@10"] is False
+
+
+def test_abstaining_on_an_answerable_question():
+    predicted = prediction("Dazu steht nichts in den Artikeln: 1000.", answerable=False, retrieved=RANKED)
+    metrics = question_metrics(predicted, expected())
+    assert metrics == {
+        "correct": False,
+        "token_f1": 0.0,
+        "gold_cited": False,
+        "correct_and_gold_cited": False,
+        "citation_precision": None,
+        "cited_doc_precision": None,
+        "cited_doc_recall": 0.0,
+        "abstained": True,
+        "abstention_correct": None,
+        "false_abstention": True,
+        "language_match": True,
+        "retrieval_recall@1": False,
+        "retrieval_recall@3": True,
+        "retrieval_recall@5": True,
+        "retrieval_recall@10": True,
+    }
+
+
+def test_abstaining_on_an_unanswerable_question():
+    metrics = question_metrics(prediction("Dazu steht nichts.", answerable=False), expected(answerable=False))
+    assert metrics == dict.fromkeys(KEYS) | {"abstained": True, "abstention_correct": True, "language_match": True}
+
+
+def test_answering_an_unanswerable_question():
+    predicted = prediction("1000", citations=[sentence(GOLD, 2)], language="en")
+    metrics = question_metrics(predicted, expected(answerable=False, language="en"))
+    assert metrics == dict.fromkeys(KEYS) | {
+        "citation_precision": 0.0,
+        "cited_doc_precision": 0.0,
+        "abstained": False,
+        "abstention_correct": False,
+        "language_match": True,
+    }
+
+
+def test_missing_and_none_prediction_fields():
+    predicted = {"answer": None, "citations": None, "retrieved": None, "language": None}
+    metrics = question_metrics(predicted, expected(), ks=(2,))
+    missed = question_metrics(prediction("", answerable=False), expected(), ks=())
+    assert metrics == missed | {
+        "abstained": False,
+        "false_abstention": False,
+        "language_match": None,
+        "retrieval_recall@2": False,
+    }
+
+
+def test_language_match_ignores_case_and_spaces():
+    assert question_metrics(prediction("1000", language=" DE"), expected())["language_match"] is True
+
+
+def test_an_answer_whose_language_cannot_be_told_neither_matches_nor_fails():
+    unknown = prediction("Wonsan.", language=None)
+    assert question_metrics(unknown, expected())["language_match"] is None
+    assert question_metrics(prediction("Wonsan.", language="en"), expected())["language_match"] is False
+
+
+# summarise
+
+
+def metrics(**values) -> dict:
+    return dict.fromkeys(KEYS[:11]) | values
+
+
+# Per-question values in the order correct, token_f1, gold_cited, correct_and_gold_cited, citation_precision,
+# cited_doc_precision, cited_doc_recall, abstained, abstention_correct, false_abstention, language_match, then
+# retrieval recall at 1 and 3.
+ROW_KEYS = [*KEYS[:11], "retrieval_recall@1", "retrieval_recall@3"]
+ANSWERED = dict(
+    zip(ROW_KEYS, [True, 1.0, True, True, 1.0, 1.0, 1.0, False, None, False, True, True, True], strict=True)
+)
+ABSTAINED = dict(
+    zip(ROW_KEYS, [False, 0.0, False, False, None, None, 0.0, True, None, True, False, False, True], strict=True)
+)
+UNANSWERABLE = dict(zip(ROW_KEYS, [None] * 7 + [True, True, None, True, None, None], strict=True))
+ROWS = [
+    {"language": "de", "articles": ["a"], "metrics": ANSWERED, "latency_s": 2.0, "first_token_s": 0.5},
+    {"language": "en", "articles": ["a", "b"], "metrics": ABSTAINED, "latency_s": 4.0, "first_token_s": 1.0},
+    {"language": "en", "articles": [], "metrics": UNANSWERABLE, "latency_s": 1.0, "first_token_s": 0.25},
+]
+SUMMARY_KEYS = (
+    "questions answerable unanswerable accuracy token_f1 gold_sentence_recall correct_and_gold_cited "
+    "citation_precision cited_doc_precision cited_doc_recall abstention_accuracy false_abstention_rate "
+    "language_match retrieval_recall@1 retrieval_recall@3 latency_p50 latency_p95 first_token_p50 first_token_p95"
+).split()
+
+
+def test_summarise_averages_only_applicable_values():
+    summary = summarise(ROWS)
+    assert list(summary) == SUMMARY_KEYS
+    assert summary == {
+        "questions": 3,
+        "answerable": 2,
+        "unanswerable": 1,
+        "accuracy": 0.5,
+        "token_f1": 0.5,
+        "gold_sentence_recall": 0.5,
+        "correct_and_gold_cited": 0.5,
+        "citation_precision": 1.0,
+        "cited_doc_precision": 1.0,
+        "cited_doc_recall": 0.5,
+        "abstention_accuracy": 1.0,
+        "false_abstention_rate": 0.5,
+        "language_match": 0.6667,
+        "retrieval_recall@1": 0.5,
+        "retrieval_recall@3": 1.0,
+        "latency_p50": 2.0,
+        "latency_p95": 3.8,
+        "first_token_p50": 0.5,
+        "first_token_p95": 0.95,
+    }
+
+
+def test_summarise_of_an_empty_group():
+    summary = summarise([])
+    assert summary == dict.fromkeys(SUMMARY_KEYS[3:13] + SUMMARY_KEYS[15:]) | {
+        "questions": 0,
+        "answerable": 0,
+        "unanswerable": 0,
+    }
+
+
+def test_summarise_rounds_and_skips_missing_latencies():
+    rows = [
+        {"language": "de", "articles": ["a"], "metrics": metrics(token_f1=1 / 3), "latency_s": 1.23456},
+        {"language": "de", "articles": ["a"], "metrics": metrics(), "latency_s": None, "first_token_s": None},
+    ]
+    summary = summarise(rows)
+    assert summary["token_f1"] == 0.3333
+    assert summary["accuracy"] is None
+    assert summary["latency_p50"] == 1.235
+    assert summary["first_token_p50"] is None
+    assert summary["first_token_p95"] is None
+
+
+def test_summarise_orders_retrieval_cut_offs_numerically():
+    rows = [
+        {"language": "de", "articles": [], "metrics": {"retrieval_recall@10": True}, "latency_s": 1.0},
+        {"language": "de", "articles": [], "metrics": {"retrieval_recall@2": False}, "latency_s": 1.0},
+    ]
+    summary = summarise(rows)
+    assert [key for key in summary if key.startswith("retrieval")] == ["retrieval_recall@2", "retrieval_recall@10"]
+    assert summary["retrieval_recall@10"] == 1.0
+    assert summary["retrieval_recall@2"] == 0.0
+
+
+# compute_metrics
+
+
+def test_compute_metrics_groups_by_language_and_article():
+    result = compute_metrics(ROWS)
+    assert list(result) == ["overall", "by_language", "by_article"]
+    assert result["overall"] == summarise(ROWS)
+    assert list(result["by_language"]) == ["de", "en"]
+    assert result["by_language"]["de"] == summarise(ROWS[:1])
+    assert result["by_language"]["en"] == summarise(ROWS[1:])
+    assert list(result["by_article"]) == ["(no article)", "a", "b"]
+    assert result["by_article"]["a"] == summarise(ROWS[:2])
+    assert result["by_article"]["b"]["questions"] == 1
+    assert result["by_article"]["b"]["false_abstention_rate"] == 1.0
+    assert result["by_article"]["(no article)"]["unanswerable"] == 1
+    assert result["by_article"]["(no article)"]["accuracy"] is None
+
+
+def test_compute_metrics_counts_a_repeated_article_once_and_names_missing_language():
+    rows = [{"language": None, "articles": ["a", "a"], "metrics": ANSWERED, "latency_s": 1.0, "first_token_s": 0.1}]
+    result = compute_metrics(rows)
+    assert list(result["by_language"]) == ["(no language)"]
+    assert result["by_article"]["a"]["questions"] == 1
+
+
+def test_compute_metrics_of_no_rows():
+    assert compute_metrics([]) == {"overall": summarise([]), "by_language": {}, "by_article": {}}
+
+
+def test_question_metrics_feed_compute_metrics():
+    answered = prediction("1.000", citations=[sentence(GOLD, 2), sentence(GOLD, 2)], retrieved=RANKED)
+    abstained = prediction("Dazu steht nichts.", answerable=False)
+    rows = [
+        {"language": "de", "articles": ["a"], "metrics": question_metrics(answered, expected()), "latency_s": 3.0},
+        {"language": "de", "articles": [], "metrics": question_metrics(abstained, expected(False)), "latency_s": 1.0},
+    ]
+    overall = compute_metrics(rows)["overall"]
+    assert overall["questions"] == 2
+    assert overall["accuracy"] == 1.0
+    assert overall["correct_and_gold_cited"] == 1.0
+    assert overall["citation_precision"] == 1.0
+    assert overall["abstention_accuracy"] == 1.0
+    assert overall["false_abstention_rate"] == 0.0
+    assert overall["retrieval_recall@1"] == 0.0
+    assert overall["retrieval_recall@3"] == 1.0
+    assert overall["latency_p50"] == 2.0
