@@ -19,7 +19,7 @@ from tqdm import tqdm
 from index.errors import UserError
 from index.language import detect_language, language_evidence
 from qa.answer import Answer
-from qa.engine import Engine, open_engine
+from qa.engine import Engine, QuestionError, open_engine
 from qa.evaluation.metrics import compute_metrics, question_metrics
 from qa.evaluation.report import ResultFiles, write_results
 from qa.evaluation.squad import load_squad
@@ -104,7 +104,10 @@ def evaluate(engine: Engine, questions: Iterable[dict[str, Any]], progress: bool
     predictions = []
     bar = tqdm(questions, desc="Evaluating", unit="question", disable=not progress)
     for expected in bar:
-        predictions.append(predict(engine, expected))
+        try:
+            predictions.append(predict(engine, expected))
+        except QuestionError as error:
+            raise QuestionSetError(f"question {expected['id']}: {error}") from None
         bar.set_postfix_str(expected["id"])
     return predictions
 

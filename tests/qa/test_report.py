@@ -5,9 +5,10 @@ import json
 
 import pytest
 
+from qa.engine import QuestionError
 from qa.evaluation.metrics import compute_metrics, question_metrics
 from qa.evaluation.report import render_report, summary_text, write_results
-from qa.evaluation.runner import QuestionSetError, answer_language, load_questions
+from qa.evaluation.runner import QuestionSetError, answer_language, evaluate, load_questions
 
 GOLD = {"doc": "004_a", "sentence": "Lawrow kam am Mittwoch in Pjöngjang an."}
 RUN = {
@@ -133,3 +134,17 @@ def test_a_question_without_language_gets_the_detected_one(tmp_path):
     path = tmp_path / "q.jsonl"
     path.write_text('{"id": "a", "question": "Who is Lavrov?", "answers": ["minister"]}\n')
     assert load_questions(path)[0]["language"] == "en"
+
+
+def test_a_question_the_engine_refuses_stops_the_run_naming_it():
+    class Engine:
+        class llm:
+            @staticmethod
+            def warm_up():
+                pass
+
+        def stream(self, question):
+            raise QuestionError("the question has 2001 characters; the limit is 2000")
+
+    with pytest.raises(QuestionSetError, match="question de-09: the question has 2001 characters"):
+        evaluate(Engine(), [{"id": "de-09", "question": "x" * 2001}], progress=False)
