@@ -174,7 +174,6 @@ def _eval(args: argparse.Namespace) -> int:
     from qa.evaluation.report import summary_text
     from qa.evaluation.runner import run_evaluation
 
-    overrides = {name: getattr(args, name) for name in ("embed_model", "llm", "llm_model", "llm_base_url")}
     evaluation = run_evaluation(
         out_dir=args.out,
         questions_file=args.questions,
@@ -183,7 +182,11 @@ def _eval(args: argparse.Namespace) -> int:
         index_dir=args.index_dir,
         limit=args.limit,
         command=shlex.join(["qa", *args.argv]),
-        **{name: value for name, value in overrides.items() if value is not None},
+        # Unset options (None) leave the defaults and QA_* variables in force.
+        embed_model=args.embed_model,
+        llm=args.llm,
+        llm_model=args.llm_model,
+        llm_base_url=args.llm_base_url,
     )
     print(summary_text(evaluation.metrics, evaluation.files))
     return 0
