@@ -4,7 +4,10 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+# The browser the chat page's test drives: Debian's chromium (root installs it; others through sudo).
+SUDO   := $(if $(filter 0,$(shell id -u)),,sudo)
+
+.PHONY: run test browser bench clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +21,13 @@ $(STAMP): pyproject.toml Makefile
 
 run: $(STAMP)
 	$(BIN)/qa index seeds
-	$(BIN)/qa ask
+	$(BIN)/qa chat
 
-test: $(STAMP)
+browser:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends chromium fonts-dejavu-core; }
+
+test: $(STAMP) browser
 	$(BIN)/ruff check qa index tests benchmarks
 	$(BIN)/pytest
 

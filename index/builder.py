@@ -99,6 +99,15 @@ class IndexBuilder:
         report.seconds = time.perf_counter() - started
         return report
 
+    def remove(self, doc_ids: list[str]) -> IndexReport:
+        """Take the given documents out of the index, whatever their files; ids the index does not
+        hold are ignored."""
+        started = time.perf_counter()
+        with self._exclusive():
+            report = self._remove(doc_ids)
+        report.seconds = time.perf_counter() - started
+        return report
+
     @contextmanager
     def _exclusive(self) -> Iterator[None]:
         lock_path = self.docstore.path.parent / "index.lock"
@@ -125,15 +134,41 @@ class IndexBuilder:
             plans = [self._plan(document) for document in changed]
             self.docstore.set_meta("pending", "1")
             self._embed(plans, report, progress)
-            stale_chunks, stale_sentences = self.docstore.vector_ids([d.doc_id for d in changed] + removed)
-            self.docstore.commit(plans, removed, moved, {"embedder": key})
-            live_chunks, live_sentences = self.docstore.vector_ids()
-            if interrupted:
-                stale_chunks |= self.vectors.all_ids(CHUNKS)
-                stale_sentences |= self.vectors.all_ids(SENTENCES)
-            self.vectors.delete(CHUNKS, sorted(stale_chunks - live_chunks))
-            self.vectors.delete(SENTENCES, sorted(stale_sentences - live_sentences))
-            self.docstore.set_meta("pending", None)
+            self._switch(plans, removed, moved, {"embedder": key}, interrupted)
+        return self._totals(report)
+
+    def _remove(self, doc_ids: list[str]) -> IndexReport:
+        report = IndexReport()
+        versions = self.docstore.versions()
+        removed = sorted({doc_id for doc_id in doc_ids if doc_id in versions})
+        interrupted = self.docstore.get_meta("pending") is not None
+        if removed or interrupted:
+            self.docstore.set_meta("pending", "1")
+            self._switch([], removed, {}, {}, interrupted)
+        report.removed = len(removed)
+        return self._totals(report)
+
+    def _switch(
+        self,
+        plans: list[StoredDocument],
+        removed: list[str],
+        moved: dict[str, str],
+        meta: dict[str, str | None],
+        interrupted: bool,
+    ) -> None:
+        """Commit the new state to the document store, then delete the vectors nothing refers to any
+        more (after an interrupted run: every vector the store does not know), and clear the mark."""
+        stale_chunks, stale_sentences = self.docstore.vector_ids([p.document.doc_id for p in plans] + removed)
+        self.docstore.commit(plans, removed, moved, meta)
+        live_chunks, live_sentences = self.docstore.vector_ids()
+        if interrupted:
+            stale_chunks |= self.vectors.all_ids(CHUNKS)
+            stale_sentences |= self.vectors.all_ids(SENTENCES)
+        self.vectors.delete(CHUNKS, sorted(stale_chunks - live_chunks))
+        self.vectors.delete(SENTENCES, sorted(stale_sentences - live_sentences))
+        self.docstore.set_meta("pending", None)
+
+    def _totals(self, report: IndexReport) -> IndexReport:
         chunks, sentences = self.docstore.vector_ids()
         report.documents = len(self.docstore.versions())
         report.chunks, report.sentences = len(chunks), len(sentences)

@@ -19,6 +19,9 @@ from qa.engine import Engine, open_engine
 from qa.retrieval import SentenceHit
 from qa.settings import LLM_BACKENDS, Settings
 
+#: The options that choose the engine's models, passed from the command line to ``open_engine``.
+_ENGINE_OPTIONS = ("embed_model", "llm", "llm_model", "llm_base_url")
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
@@ -79,6 +82,14 @@ def _parser() -> argparse.ArgumentParser:
     _llm_options(evaluate)
     evaluate.set_defaults(run=_eval)
 
+    chat = commands.add_parser("chat", help="serve the chat page: streamed answers with their sources, in the browser")
+    _common(chat)
+    _llm_options(chat)
+    chat.add_argument("--host", help="address to serve on (default 127.0.0.1, this machine only)")
+    chat.add_argument("--port", type=int, help="port (default 7860)")
+    chat.add_argument("--share", action="store_true", help="also ask Gradio for a public share link (needs internet)")
+    chat.set_defaults(run=_chat)
+
     retrieve = commands.add_parser("retrieve", help="show the sentences that best answer a question")
     retrieve.add_argument("question", nargs="?", help="the question; without it, read questions from stdin")
     _common(retrieve)
@@ -107,6 +118,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         llm=getattr(args, "llm", None),
         llm_model=getattr(args, "llm_model", None),
         llm_base_url=getattr(args, "llm_base_url", None),
+        chat_host=getattr(args, "host", None),
+        chat_port=getattr(args, "port", None),
     )
 
 
@@ -140,7 +153,7 @@ def format_report(report: IndexReport, index_dir: Path) -> str:
 
 def _ask(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    overrides = {name: getattr(settings, name) for name in ("embed_model", "llm", "llm_model", "llm_base_url")}
+    overrides = {name: getattr(settings, name) for name in _ENGINE_OPTIONS}
     with open_engine(index_dir=settings.index_dir, **overrides) as engine:
         history: list[tuple[str, str]] = []
         questions = [args.question] if args.question is not None else _stdin_questions()
@@ -167,6 +180,26 @@ def format_answer(answer: Answer) -> str:
     if answer.unsupported:
         lines.append(f"  Not found in the cited sentences: {', '.join(answer.unsupported)}")
     return "\n".join(lines) + "\n"
+
+
+def _chat(args: argparse.Namespace) -> int:
+    # Imported here: the web framework is only needed by this command.
+    from qa.chat import build_app, check_address, launch, warm_up
+
+    settings = _settings(args)
+    check_address(settings)
+    overrides = {name: getattr(settings, name) for name in (*_ENGINE_OPTIONS, "chat_host", "chat_port")}
+    with open_engine(index_dir=settings.index_dir, **overrides) as engine:
+        print(f"Loading the index and the models ({engine.llm.description}) …", file=sys.stderr)
+        problem = warm_up(engine)
+        if problem:
+            print(f"qa: warning: {problem}; the chat page will say so until it is fixed", file=sys.stderr)
+        demo = build_app(engine)
+        url = launch(demo, engine.settings, share=args.share, block=False)
+        login = " (login required)" if settings.login else ""
+        print(f"Chat page: {url}{login}. Press Ctrl-C to stop.", file=sys.stderr, flush=True)
+        demo.block_thread()
+    return 0
 
 
 def _eval(args: argparse.Namespace) -> int:

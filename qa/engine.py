@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 _DOCSTORE = "documents.sqlite"
 _CHROMA = "chroma"
+_MAX_SENTENCES = 20
 
 
 class QuestionError(UserError):
@@ -87,21 +88,28 @@ class Engine:
                 self._llm = make_llm(self.settings)
             return self._llm
 
-    def ask(self, question: str, history: History | None = None) -> Answer:
+    def ask(self, question: str, history: History | None = None, *, sentences: int | None = None) -> Answer:
         """Answer ``question`` from the articles, with verified sentence citations. ``history`` is
-        the conversation so far, as chat messages or (question, answer) pairs."""
+        the conversation so far, as chat messages or (question, answer) pairs; ``sentences`` is how
+        many retrieved sentences the model reads (``settings.prompt_sentences`` when not given)."""
         final = None
-        for item in self.stream(question, history):
+        for item in self.stream(question, history, sentences=sentences):
             if isinstance(item, Answer):
                 final = item
         assert final is not None
         return final
 
-    def stream(self, question: str, history: History | None = None) -> Iterator[str | Answer]:
+    def stream(
+        self, question: str, history: History | None = None, *, sentences: int | None = None
+    ) -> Iterator[str | Answer]:
         """Yield pieces of the answer text as they are generated, then the final ``Answer``. The final
-        text carries the citation markers and may differ from the pieces where the check repaired it."""
+        text carries the citation markers and may differ from the pieces where the check repaired it.
+        ``sentences`` is as in ``ask``."""
         question = self._check_question(question)
-        answerer = Answerer(self.llm, self._retrieve_for_answer, self.answer_similarity, self.settings)
+        settings = self.settings
+        if sentences is not None:
+            settings = settings.replace(prompt_sentences=_check_sentences(sentences))
+        answerer = Answerer(self.llm, self._retrieve_for_answer, self.answer_similarity, settings)
         yield from answerer.stream(question, history)
 
     def _retrieve_for_answer(self, question: str, k: int) -> list[SentenceHit]:
@@ -122,7 +130,19 @@ class Engine:
     def index(self, paths: list[Path] | list[str], progress: bool = False, rebuild: bool = False) -> IndexReport:
         """Add, update and remove documents so the index matches the files under ``paths``.
         ``rebuild`` first empties the index, for example to change the embedding model."""
-        builder = IndexBuilder(
+        report = self._builder().update([Path(p) for p in paths], progress=progress, rebuild=rebuild)
+        log.info("indexed %s: %s", [str(p) for p in paths], report.to_dict())
+        return report
+
+    def remove(self, doc_ids: list[str]) -> IndexReport:
+        """Take these documents out of the index; their files are left alone, and ids the index does
+        not hold are ignored."""
+        report = self._builder().remove(list(doc_ids))
+        log.info("removed %s: %s", list(doc_ids), report.to_dict())
+        return report
+
+    def _builder(self) -> IndexBuilder:
+        return IndexBuilder(
             self.docstore,
             self.vectors,
             self.embedder,
@@ -131,9 +151,6 @@ class Engine:
             max_file_bytes=self.settings.max_file_bytes,
             batch_size=self.settings.embed_batch_size,
         )
-        report = builder.update([Path(p) for p in paths], progress=progress, rebuild=rebuild)
-        log.info("indexed %s: %s", [str(p) for p in paths], report.to_dict())
-        return report
 
     def retrieve(self, question: str, k: int | None = None) -> list[SentenceHit]:
         """The ``k`` sentences that best answer ``question``, best first."""
@@ -174,6 +191,12 @@ class Engine:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _check_sentences(sentences: Any) -> int:
+    if isinstance(sentences, bool) or not isinstance(sentences, int) or not 1 <= sentences <= _MAX_SENTENCES:
+        raise QuestionError(f"the model can read 1 to {_MAX_SENTENCES} sentences per question, not {sentences}")
+    return sentences
 
 
 def open_engine(

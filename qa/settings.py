@@ -56,6 +56,13 @@ class Settings:
     #: A sentence supports an answer when the similarity of question + answer to it reaches this;
     #: an answer whose best citation stays below it abstains.
     min_support: float = 0.80
+    #: The chat page (qa chat): address, port, login ("user:password"), questions answered at once.
+    chat_host: str = "127.0.0.1"
+    chat_port: int = 7860
+    auth: str | None = None
+    chat_concurrency: int = 4
+    #: Articles uploaded from the chat page: at most this many files at once, each up to max_file_mb.
+    max_upload_files: int = 20
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:
@@ -79,7 +86,8 @@ class Settings:
 
     def validate(self) -> None:
         positive = ("embed_batch_size", "chunk_tokens", "top_k", "candidate_chunks", "rrf_k", "prompt_sentences")
-        for name in (*positive, "max_file_mb", "max_question_chars", "chroma_port", "llm_timeout", "llm_context"):
+        sizes = ("max_file_mb", "max_question_chars", "chroma_port", "llm_timeout", "llm_context")
+        for name in (*positive, *sizes, "chat_port", "chat_concurrency", "max_upload_files"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"setting {name} must be positive, not {getattr(self, name)}")
         if self.max_answer_tokens <= 0 or self.llm_threads < 0:
@@ -88,10 +96,25 @@ class Settings:
             raise SettingsError(f"setting llm (QA_LLM) must be one of {', '.join(LLM_BACKENDS)}, not '{self.llm}'")
         if self.llm != "embedded" and not self.llm_model:
             raise SettingsError(f"the {self.llm} backend needs a model: set QA_LLM_MODEL or --llm-model")
+        if self.auth is not None and not _is_login(self.auth):
+            raise SettingsError("setting auth (QA_AUTH) must be 'user:password', both parts non-empty")
+
+    @property
+    def login(self) -> tuple[str, str] | None:
+        """``QA_AUTH`` as (user, password), or None when the chat page needs no login."""
+        if self.auth is None:
+            return None
+        user, _, password = self.auth.partition(":")
+        return user, password
 
     @property
     def max_file_bytes(self) -> int:
         return int(self.max_file_mb * 1_000_000)
+
+
+def _is_login(value: str) -> bool:
+    user, colon, password = value.partition(":")
+    return bool(colon and user.strip() and password)
 
 
 def _convert(name: str, type_name: Any, value: Any) -> Any:

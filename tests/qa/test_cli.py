@@ -2,6 +2,7 @@
 
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -17,8 +18,8 @@ OFFLINE = {
 }
 
 
-def qa(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")} | OFFLINE
+def qa(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")} | OFFLINE | (env or {})
     return subprocess.run(
         [sys.executable, "-m", "qa.cli", *args],
         capture_output=True,
@@ -69,6 +70,21 @@ def test_user_errors_are_one_line_without_a_traceback(tmp_path):
 
     nothing = qa("index", str(tmp_path / "missing"), "--index", str(tmp_path / "index2"))
     assert nothing.returncode == 1 and "no such file or folder" in nothing.stdout
+
+
+def test_chat_refuses_a_busy_port_and_a_bad_login_setting_with_one_line(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        busy = qa("chat", "--index", str(tmp_path / "index"), "--port", port)
+    assert busy.returncode == 2 and "Traceback" not in busy.stderr
+    refusal = f"qa: error: port {port} on 127.0.0.1 is in use; choose another with --port or QA_CHAT_PORT"
+    assert busy.stderr.strip() == refusal
+    bad = qa("chat", "--index", str(tmp_path / "index"), env={"QA_AUTH": "reader"})
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == "qa: error: setting auth (QA_AUTH) must be 'user:password', both parts non-empty"
+    assert not (tmp_path / "index").exists()  # refused before anything was built
 
 
 def test_ask_prints_the_answer_with_numbered_cited_sentences_and_json(tmp_path):

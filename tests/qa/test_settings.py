@@ -25,3 +25,18 @@ def test_bad_values_get_one_clear_error(monkeypatch):
         Settings.load(top_k=0)
     with pytest.raises(SettingsError, match="unknown setting 'topk'"):
         Settings.load(topk=3)
+
+
+def test_chat_login_from_qa_auth(monkeypatch):
+    monkeypatch.delenv("QA_AUTH", raising=False)
+    assert Settings.load().login is None
+    monkeypatch.setenv("QA_AUTH", "reader:geheim:mit:doppelpunkt")
+    assert Settings.load().login == ("reader", "geheim:mit:doppelpunkt")
+    for bad in ("reader", "reader:", ":geheim", " :x"):
+        monkeypatch.setenv("QA_AUTH", bad)
+        with pytest.raises(SettingsError, match="QA_AUTH"):
+            Settings.load()
+    monkeypatch.delenv("QA_AUTH")
+    with pytest.raises(SettingsError, match="chat_port"):
+        Settings.load(chat_port=0)
+    assert (Settings.load().chat_host, Settings.load().chat_port) == ("127.0.0.1", 7860)
