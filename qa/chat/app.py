@@ -28,7 +28,8 @@ ASSETS = Path(__file__).resolve().parent / "assets"
 #: Scroll the source panel so the highlighted sentence is in view (after the panel has rendered).
 SCROLL_JS = "() => { window.qaScrollToCited && window.qaScrollToCited(); }"
 _BUSY = "Another run is updating the index right now; nothing was changed. Try again in a moment."
-_FAILED = "Something went wrong while answering; nothing was lost, and the server log has the details. Try again."
+_LOGGED = "The server log has the details."
+_FAILED = f"Something went wrong while answering; nothing was lost. {_LOGGED} Try again."
 
 
 class ChatPage:
@@ -118,14 +119,14 @@ class ChatPage:
 
     # Articles ---------------------------------------------------------------------------------------
 
-    def add_articles(self, files: list[Any] | None, progress: gr.Progress | None = None) -> tuple:
+    # Gradio gives a handler whose parameter defaults to a Progress the page's progress bar.
+    def add_articles(self, files: list[Any] | None, progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008
         paths = [Path(_file_path(f)) for f in files or []]
         if not paths:
             return ("Choose one or more .txt, .md or .html files to add.", *self.articles())
-        tracker = progress or gr.Progress()
         try:
             result = self.library.add(
-                [(p.name, p) for p in paths], progress=lambda done, what: tracker(done, desc=what)
+                [(p.name, p) for p in paths], progress=lambda done, what: progress(done, desc=what)
             )
             message = _lines(result.message())
         except IndexBusyError:
@@ -134,7 +135,7 @@ class ChatPage:
             message = _sentence(str(error))
         except Exception:
             log.exception("adding %s failed", [p.name for p in paths])
-            message = "The files could not be added; the index is as it was. The server log has the details."
+            message = f"The files could not be added; the index is as it was. {_LOGGED}"
         return (message, *self.articles())
 
     def remove_article(self, doc_id: str | None) -> tuple:
@@ -146,6 +147,9 @@ class ChatPage:
             message = _BUSY
         except UserError as error:
             message = _sentence(str(error))
+        except Exception:
+            log.exception("removing %r failed", doc_id)
+            message = f"The article could not be removed; the index is as it was. {_LOGGED}"
         return (message, *self.articles())
 
     def articles(self) -> tuple:
