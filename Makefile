@@ -31,7 +31,12 @@ test: $(STAMP) browser
 	$(BIN)/ruff check qa index tests benchmarks
 	$(BIN)/pytest
 
+# Each benchmark writes benchmarks/results/<name>.json and .md; see README "Performance".
 bench: $(STAMP)
+	$(BIN)/python benchmarks/indexing.py
+	$(BIN)/python benchmarks/answering.py
+	$(BIN)/python benchmarks/scale.py
+	$(BIN)/python benchmarks/memory.py
 	$(BIN)/python benchmarks/seed_index.py --out benchmarks/results/seed_index.json
 	$(BIN)/python benchmarks/answers.py --out benchmarks/results/answers.json
 

@@ -24,10 +24,12 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from common import chosen_questions  # noqa: E402
+
 from qa import open_engine  # noqa: E402
 from qa.evaluation.metrics import compute_metrics  # noqa: E402
 from qa.evaluation.report import summary_text  # noqa: E402
-from qa.evaluation.runner import load_questions, predict  # noqa: E402
+from qa.evaluation.runner import predict  # noqa: E402
 from qa.llm import make_llm  # noqa: E402
 from qa.settings import Settings  # noqa: E402
 
@@ -42,10 +44,7 @@ def main() -> None:
     parser.add_argument("--replay", type=Path, help="answer with recorded replies instead of the model")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    questions = load_questions(args.questions)
-    if args.ids:
-        questions = [q for q in questions if q["id"] in set(args.ids)]
-    questions = questions[: args.limit] if args.limit else questions
+    questions = chosen_questions(args.questions, args.ids, args.limit)
 
     recorder = _Recorder(None if args.replay else make_llm(Settings.load()), args.replay)
     with tempfile.TemporaryDirectory() as folder, open_engine(index_dir=folder, chat_model=recorder) as engine:

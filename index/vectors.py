@@ -107,21 +107,20 @@ class VectorStore:
             self._collections[kind].delete(ids=ids[start : start + self._batch])
 
     def query(self, kind: str, vector: np.ndarray, n: int) -> list[VectorMatch]:
-        collection = self._collections[kind]
-        n = min(n, collection.count())
         if n <= 0:
             return []
-        result = collection.query(query_embeddings=[vector], n_results=n, include=["distances"])
+        # Chroma returns fewer than n results from a smaller collection; counting first would cost a
+        # scan per question that grows with the collection.
+        result = self._collections[kind].query(query_embeddings=[vector], n_results=n, include=["distances"])
         return [
             VectorMatch(id_, 1.0 - float(distance))
             for id_, distance in zip(result["ids"][0], result["distances"][0], strict=True)
         ]
 
     def vectors(self, kind: str, ids: list[str]) -> dict[str, np.ndarray]:
-        if not ids:
-            return {}
-        result = self._collections[kind].get(ids=ids, include=["embeddings"])
-        return {
-            id_: np.asarray(vector, dtype=np.float32)
-            for id_, vector in zip(result["ids"], result["embeddings"], strict=True)
-        }
+        found: dict[str, np.ndarray] = {}
+        for start in range(0, len(ids), self._batch):
+            result = self._collections[kind].get(ids=ids[start : start + self._batch], include=["embeddings"])
+            for id_, vector in zip(result["ids"], result["embeddings"], strict=True):
+                found[id_] = np.asarray(vector, dtype=np.float32)
+        return found

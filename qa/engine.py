@@ -20,6 +20,7 @@ from qa.answer import Answer
 from qa.answering import Answerer, History
 from qa.corpus import Corpus
 from qa.llm import ChatModel, make_llm
+from qa.prompts import fixed_starts
 from qa.retrieval import HybridRetriever, SentenceHit
 from qa.settings import Settings
 
@@ -87,6 +88,14 @@ class Engine:
             if self._llm is None:
                 self._llm = make_llm(self.settings)
             return self._llm
+
+    def warm_up(self) -> None:
+        """Load the index, the embedding model and the LLM now, and let the LLM evaluate the fixed start
+        of every prompt, so that the first questions, follow-ups and a change of language cost no more
+        than the rest."""
+        self.corpus()
+        embed_query(self.embedder, "warm-up")
+        self.llm.warm_up(fixed_starts())
 
     def ask(self, question: str, history: History | None = None, *, sentences: int | None = None) -> Answer:
         """Answer ``question`` from the articles, with verified sentence citations. ``history`` is

@@ -44,6 +44,22 @@ def render(name: str, language: str, **values: str) -> list[dict[str, str]]:
     return messages
 
 
+def fixed_starts(names: tuple[str, ...] = ("answer", "rewrite"), languages: tuple[str, ...] = ("de", "en")) -> list[
+    list[dict[str, str]]
+]:
+    """The part of each prompt that is the same for every question: its fixed turns, and its last turn
+    up to the first placeholder. A backend can evaluate these once, ahead of the questions."""
+    starts = []
+    for name in names:
+        for language in languages:
+            turns = load_prompt(name, language)
+            messages = [{"role": t.role, "content": t.content} for t in turns[:-1]]
+            last = turns[-1].content
+            messages.append({"role": turns[-1].role, "content": last.split("$", 1)[0]})
+            starts.append(messages)
+    return starts
+
+
 def numbered_context(hits: list[SentenceHit], language: str) -> tuple[str, list[SentenceHit]]:
     """The candidate sentences grouped under their article's title and date, and numbered 1..n in the
     order shown: articles in the order of their best sentence, sentences in reading order. Returns

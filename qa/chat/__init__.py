@@ -14,13 +14,10 @@ log = logging.getLogger(__name__)
 
 
 def warm_up(engine: Engine) -> str | None:
-    """Load the index, the embedding model and the LLM now, so the first question is not slow. Returns
-    why the LLM cannot be used yet (the page still serves and says so in the chat), or None."""
-    engine.corpus()
-    if not engine.is_empty():
-        engine.retrieve("warm-up", k=1)
+    """Load the index and the models now, so the first question is not slow. Returns why the LLM
+    cannot be used yet (the page still serves and says so in the chat), or None."""
     try:
-        engine.llm.warm_up()
+        engine.warm_up()
     except UserError as error:
         log.warning("the LLM is not ready: %s", error)
         return str(error)

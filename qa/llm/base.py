@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 
@@ -14,8 +14,9 @@ class ChatModel(Protocol):
         """Yield the reply in pieces. With a schema, backends that can constrain their output do."""
         ...
 
-    def warm_up(self) -> None:
-        """Load or reach the model now rather than on the first question."""
+    def warm_up(self, prompts: Sequence[list[dict[str, str]]] = ()) -> None:
+        """Load or reach the model now rather than on the first question. ``prompts`` are the fixed
+        starts of the prompts to come, which a backend may evaluate now and keep."""
         ...
 
 

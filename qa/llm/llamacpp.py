@@ -2,21 +2,40 @@
 
 The output is held to the answer's JSON schema by llama.cpp's grammar sampler. One model serves
 every thread; a lock serialises generation, and llama.cpp reuses the evaluated prompt prefix
-(system prompt and few-shot turns) from one call to the next.
+(system prompt and few-shot turns) from one call to the next. ``warm_up`` can also evaluate the
+fixed start of each prompt once and keep its state, so a prompt of another kind or language (a
+follow-up's rewrite between two answers, German after English) starts from its own prefix instead
+of evaluating it again.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from qa.llm.errors import LLMUnavailableError
 
 log = logging.getLogger(__name__)
+
+
+Messages = list[dict[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Prefix:
+    """The evaluated state of a prompt's fixed start: its messages, its tokens and llama.cpp's state."""
+
+    messages: tuple[tuple[str, str], ...]
+    tokens: np.ndarray
+    state: bytes
 
 
 class LlamaCppChat:
@@ -27,10 +46,20 @@ class LlamaCppChat:
         self.description = description or f"llama.cpp {self.model_path.name}"
         self._llama: Any = None
         self._lock = threading.Lock()
+        self._prefixes: list[_Prefix] = []
+        #: How often a kept prefix state replaced evaluating the prompt's start.
+        self.prefix_hits = 0
 
-    def warm_up(self) -> None:
+    def warm_up(self, prompts: Sequence[Messages] = ()) -> None:
+        """Load the model; evaluate each of ``prompts`` (a prompt's fixed start) and keep its state."""
         with self._lock:
-            self._load()
+            llama = self._load()
+            kept = {prefix.messages for prefix in self._prefixes}
+            for messages in prompts:
+                if _key(messages) in kept:
+                    continue
+                llama.create_chat_completion(messages=messages, temperature=0.0, max_tokens=1)
+                self._prefixes.append(_Prefix(_key(messages), llama.input_ids[: llama.n_tokens].copy(), _state(llama)))
 
     def _load(self) -> Any:
         if self._llama is None:
@@ -44,6 +73,9 @@ class LlamaCppChat:
                     n_ctx=self.n_ctx,
                     n_threads=self.n_threads,
                     n_threads_batch=self.n_threads,
+                    # llama.cpp repacks the weights for the CPU anyway; reading them instead of mapping
+                    # the file keeps one copy in memory, not two (about 600 MB less).
+                    use_mmap=False,
                     seed=0,
                     verbose=False,
                 )
@@ -57,6 +89,7 @@ class LlamaCppChat:
     def stream(self, messages: list[dict[str, str]], schema: dict | None, max_tokens: int) -> Iterator[str]:
         with self._lock:
             llama = self._load()
+            self._start_from_prefix(llama, messages)
             response_format = {"type": "json_object", "schema": schema} if schema else None
             try:
                 chunks = llama.create_chat_completion(
@@ -72,3 +105,49 @@ class LlamaCppChat:
                         yield piece
             except ValueError as error:
                 raise LLMUnavailableError(f"llama.cpp could not answer: {error}") from error
+
+    def _start_from_prefix(self, llama: Any, messages: Messages) -> None:
+        """Restore the kept state of this prompt's fixed start when the model holds less of it."""
+        for prefix in self._prefixes:
+            if not _extends(messages, prefix.messages):
+                continue
+            held = llama.longest_token_prefix(llama.input_ids[: llama.n_tokens].tolist(), prefix.tokens.tolist())
+            # The kept tokens end with the template's closing tokens, which a real prompt does not share.
+            if held < 0.9 * len(prefix.tokens):
+                _restore(llama, prefix)
+                self.prefix_hits += 1
+            return
+
+
+def _key(messages: Messages) -> tuple[tuple[str, str], ...]:
+    return tuple((m["role"], m["content"]) for m in messages)
+
+
+def _extends(messages: Messages, fixed: tuple[tuple[str, str], ...]) -> bool:
+    """Whether ``messages`` are ``fixed`` with only the last message's content continued."""
+    if len(messages) != len(fixed) or _key(messages[:-1]) != fixed[:-1]:
+        return False
+    role, start = fixed[-1]
+    return messages[-1]["role"] == role and messages[-1]["content"].startswith(start)
+
+
+def _state(llama: Any) -> bytes:
+    import llama_cpp
+
+    size = llama_cpp.llama_state_get_size(llama._ctx.ctx)
+    buffer = (ctypes.c_uint8 * size)()
+    written = llama_cpp.llama_state_get_data(llama._ctx.ctx, buffer, size)
+    return bytes(buffer)[:written]
+
+
+def _restore(llama: Any, prefix: _Prefix) -> None:
+    import llama_cpp
+
+    buffer = (ctypes.c_uint8 * len(prefix.state)).from_buffer_copy(prefix.state)
+    if llama_cpp.llama_state_set_data(llama._ctx.ctx, buffer, len(prefix.state)) != len(prefix.state):
+        raise LLMUnavailableError("llama.cpp could not restore a kept prompt state")
+    count = len(prefix.tokens)
+    llama.input_ids[:count] = prefix.tokens
+    llama.n_tokens = count
+    # The logits of the restored state are not kept: the next call evaluates at least one token.
+    llama._requires_eval = True

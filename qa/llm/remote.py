@@ -4,7 +4,7 @@ llama.cpp's server, a hosted API). Both are asked to hold the reply to the answe
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from llama_index.core.base.llms.types import ChatMessage
@@ -25,8 +25,8 @@ class LlamaIndexChat:
         # with no constraint (parsed leniently) once none is left.
         self._formats = [_json_schema_format, _json_object_format]
 
-    def warm_up(self) -> None:
-        """Servers load their models themselves; nothing to do before the first question."""
+    def warm_up(self, prompts: Sequence[list[dict[str, str]]] = ()) -> None:
+        """Servers load their models and keep their prompt caches themselves; nothing to do here."""
 
     def stream(self, messages: list[dict[str, str]], schema: dict | None, max_tokens: int) -> Iterator[str]:
         chat = [ChatMessage(role=m["role"], content=m["content"]) for m in messages]
