@@ -34,7 +34,7 @@ test: $(STAMP) browser
 # Each benchmark writes benchmarks/results/<name>.json and .md; see README "Performance".
 bench: $(STAMP)
 	$(BIN)/python benchmarks/indexing.py
-	$(BIN)/python benchmarks/answering.py
+	$(BIN)/python benchmarks/answering.py --every 3
 	$(BIN)/python benchmarks/scale.py
 	$(BIN)/python benchmarks/memory.py
 	$(BIN)/python benchmarks/seed_index.py --out benchmarks/results/seed_index.json

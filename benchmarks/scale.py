@@ -11,10 +11,9 @@ project's own ``IndexBuilder`` (loading, sentence splitting, chunking, Chroma up
 document store) into a fresh folder laid out as the engine lays one out, with one difference: the
 embedding model is replaced by random unit vectors (numpy, 384 dimensions, float32, fixed seed).
 Embedding is therefore excluded: ``build_s`` is the builder's time minus the time spent inside the
-random embedder (reported as ``random_embedding_s``). The builder writes to Chroma once per
-embedding batch, ``--batch-size`` texts (default: the ``embed_batch_size`` setting, as ``qa index``
-does); a Chroma upsert has a fixed cost of tens of milliseconds, so this batch size sets most of
-``build_s``. Expect about 4 minutes at 10k chunks and over half an hour at 100k on 2 cores.
+random embedder (reported as ``random_embedding_s``). The builder embeds ``--batch-size`` texts at a
+time (default: the ``embed_batch_size`` setting, as ``qa index`` does) and writes to Chroma when 512
+sentence vectors wait or a second has passed, as ``qa index`` does.
 
 The index is then opened in a new process, as ``qa chat`` or ``qa ask`` opens it: the corpus is
 loaded from the document store and BM25 is built over chunks and sentences (``corpus_load_s``, the
@@ -387,7 +386,7 @@ def main() -> None:
         "--batch-size",
         type=int,
         default=Settings().embed_batch_size,
-        help="texts per embedding batch, and so per Chroma upsert (default: the setting, as `qa index` runs)",
+        help="texts per embedding batch (default: the setting, as `qa index` runs)",
     )
     parser.add_argument("--out-dir", type=Path, default=RESULTS)
     parser.add_argument("--profile", action="store_true", help="print cProfile tables of build, load and queries")

@@ -35,6 +35,8 @@ from index.vectors import CHUNKS, SENTENCES, VectorStore
 
 log = logging.getLogger(__name__)
 
+_WRITE_EVERY_S = 1.0
+
 
 @dataclass(slots=True)
 class IndexReport:
@@ -82,6 +84,7 @@ class IndexBuilder:
         chunk_tokens: int,
         max_file_bytes: int,
         batch_size: int = 32,
+        write_batch: int = 512,
     ):
         self.docstore = docstore
         self.vectors = vectors
@@ -90,6 +93,10 @@ class IndexBuilder:
         self.chunk_tokens = chunk_tokens
         self.max_file_bytes = max_file_bytes
         self.batch_size = batch_size
+        #: Vectors are written when this many sentence vectors wait, or a second after the last write:
+        #: a Chroma upsert has a fixed cost of tens of milliseconds, which a fast embedder would pay
+        #: per batch, and a killed run loses no more than about a second of embedding.
+        self.write_batch = max(write_batch, batch_size)
 
     def update(self, paths: list[Path], progress: bool = False, rebuild: bool = False) -> IndexReport:
         """Bring the index in line with the files under ``paths``; ``rebuild`` empties it first,
@@ -228,20 +235,25 @@ class IndexBuilder:
         weights = {p.id: float(len(p.text)) for p in todo if p.kind == SENTENCES}
         vectors: dict[str, np.ndarray] = {}
         waiting = deque(chunks)  # in document order, like the sentences
+        unwritten: list[_Pending] = []
+        ready: list[_Pending] = []
+        written_at = time.perf_counter()
         bar = tqdm(total=len(sentences), desc="Embedding", unit="sentence", disable=not progress or not sentences)
         with bar:
             for start in range(0, len(sentences), self.batch_size):
                 batch = sentences[start : start + self.batch_size]
                 new = embed_passages(self.embedder, [p.text for p in batch])
                 vectors.update((pending.id, vector) for pending, vector in zip(batch, new, strict=True))
-                ready = []
+                unwritten += batch
                 while waiting and all(part in vectors for part in waiting[0].parts):
                     ready.append(waiting.popleft())
-                # Written batch by batch, so that a run killed here resumes from what it wrote.
-                self._write(batch, ready, vectors, weights)
+                # Written as it goes, so that a run killed here resumes from what it wrote.
+                if len(unwritten) >= self.write_batch or time.perf_counter() - written_at >= _WRITE_EVERY_S:
+                    self._write(unwritten, ready, vectors, weights)
+                    unwritten, ready, written_at = [], [], time.perf_counter()
                 report.embedded_sentences += len(batch)
                 bar.update(len(batch))
-        self._write([], list(waiting), vectors, weights)
+        self._write(unwritten, ready + list(waiting), vectors, weights)
         report.embedded_chunks += len(chunks)
 
     def _write(

@@ -1,8 +1,10 @@
 """A GGUF model run in-process by llama.cpp: the embedded default, or any local GGUF path.
 
-The output is held to the answer's JSON schema by llama.cpp's grammar sampler. One model serves
-every thread; a lock serialises generation, and llama.cpp reuses the evaluated prompt prefix
-(system prompt and few-shot turns) from one call to the next. ``warm_up`` can also evaluate the
+The output is held to the answer's JSON schema: flat schemas, such as the answer's and the
+follow-up rewrite's, by ``qa.llm.guided`` (the skeleton is forced, only the values are generated),
+any other by llama.cpp's grammar sampler. One model serves every thread; a lock serialises
+generation, and llama.cpp reuses the evaluated prompt prefix (system prompt and few-shot turns) from
+one call to the next. ``warm_up`` can also evaluate the
 fixed start of each prompt once and keep its state, so a prompt of another kind or language (a
 follow-up's rewrite between two answers, German after English) starts from its own prefix instead
 of evaluating it again.
@@ -22,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from qa.llm.errors import LLMUnavailableError
+from qa.llm.guided import FlatSchema, decode
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,7 @@ class LlamaCppChat:
         self.n_threads = n_threads or os.cpu_count() or 2
         self.description = description or f"llama.cpp {self.model_path.name}"
         self._llama: Any = None
+        self._tokens: _LlamaTokens | None = None
         self._lock = threading.Lock()
         self._prefixes: list[_Prefix] = []
         #: How often a kept prefix state replaced evaluating the prompt's start.
@@ -90,6 +94,15 @@ class LlamaCppChat:
         with self._lock:
             llama = self._load()
             self._start_from_prefix(llama, messages)
+            flat = FlatSchema.parse(schema)
+            if flat is not None:
+                if self._tokens is None:
+                    self._tokens = _LlamaTokens(llama)
+                try:
+                    yield from decode(self._tokens.start(), self._tokens.prompt(messages), flat, max_tokens)
+                except (ValueError, RuntimeError) as error:
+                    raise LLMUnavailableError(f"llama.cpp could not answer: {error}") from error
+                return
             response_format = {"type": "json_object", "schema": schema} if schema else None
             try:
                 chunks = llama.create_chat_completion(
@@ -117,6 +130,63 @@ class LlamaCppChat:
                 _restore(llama, prefix)
                 self.prefix_hits += 1
             return
+
+
+class _LlamaTokens:
+    """``guided.TokenModel`` over a loaded ``Llama``: the chat template as ``create_chat_completion``
+    applies it, evaluation that keeps the prefix llama.cpp already holds, and the raw logits."""
+
+    def __init__(self, llama: Any):
+        import llama_cpp
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        self._llama = llama
+        self._api = llama_cpp
+        eos, bos = llama.token_eos(), llama.token_bos()
+        text_of = llama._model.token_get_text
+        self._format = Jinja2ChatFormatter(
+            template=llama.metadata["tokenizer.chat_template"],
+            eos_token=text_of(eos) if eos != -1 else "",
+            bos_token=text_of(bos) if bos != -1 else "",
+            stop_token_ids=[eos],
+        )
+        self._pieces: dict[int, bytes] = {}
+        self._fresh = True
+
+    def start(self) -> _LlamaTokens:
+        """Begin a reply: the next ``feed`` is the whole prompt, of which the held prefix is kept."""
+        self._fresh = True
+        return self
+
+    def prompt(self, messages: Messages) -> list[int]:
+        result = self._format(messages=messages)
+        return self._llama.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True)
+
+    def feed(self, tokens: list[int]) -> np.ndarray:
+        llama = self._llama
+        if self._fresh:
+            self._fresh = False
+            held = llama.longest_token_prefix(llama.input_ids[: llama.n_tokens].tolist(), tokens)
+            # At least one token is evaluated, for its logits.
+            kept = min(held, len(tokens) - 1)
+            llama.n_tokens = kept
+            tokens = tokens[kept:]
+        if llama.n_tokens + len(tokens) > llama.n_ctx():
+            raise ValueError(f"the prompt and reply need more than the context of {llama.n_ctx()} tokens")
+        llama.eval(tokens)
+        logits = self._api.llama_get_logits_ith(llama._ctx.ctx, -1)
+        return np.ctypeslib.as_array(logits, shape=(llama.n_vocab(),)).copy()
+
+    def tokenize(self, text: bytes) -> list[int]:
+        return self._llama.tokenize(text, add_bos=False, special=False)
+
+    def piece(self, token: int) -> bytes:
+        piece = self._pieces.get(token)
+        if piece is None:
+            buffer = ctypes.create_string_buffer(256)
+            size = self._api.llama_token_to_piece(self._llama._model.vocab, token, buffer, 256, 0, False)
+            piece = self._pieces[token] = buffer.raw[: max(size, 0)]
+        return piece
 
 
 def _key(messages: Messages) -> tuple[tuple[str, str], ...]:

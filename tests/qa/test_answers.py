@@ -1,6 +1,7 @@
 """The real embedded model answering questions about the seeds: citations, languages, follow-ups,
 abstention and prompt injection."""
 
+import json
 import shutil
 
 import pytest
@@ -126,3 +127,29 @@ def test_instructions_inside_an_article_are_data(seed_engine, tmp_path):
         assert "HACKED" not in answer.text.upper()
     finally:
         engine.close()
+
+
+@pytest.mark.parametrize("question_id", ["de-01", "en-01"])
+def test_guided_decoding_writes_what_the_grammar_sampler_would_with_fewer_steps(seed_engine, monkeypatch, question_id):
+    from qa.answering import answer_schema
+    from qa.llm import llamacpp
+    from qa.prompts import numbered_context, render
+
+    question = QUESTIONS[question_id]
+    hits = seed_engine._retrieve_for_answer(question["question"], seed_engine.settings.prompt_sentences)
+    context, offered = numbered_context(hits, question["language"])
+    messages = render("answer", question["language"], context=context, question=question["question"])
+    schema = answer_schema(len(offered))
+    llm = seed_engine.llm
+    steps: list[int] = []
+    feed = llamacpp._LlamaTokens.feed
+    monkeypatch.setattr(
+        llamacpp._LlamaTokens, "feed", lambda self, tokens: steps.append(len(tokens)) or feed(self, tokens)
+    )
+    guided = "".join(llm.stream(messages, schema, 200))
+    monkeypatch.setattr(llamacpp.FlatSchema, "parse", staticmethod(lambda schema: None))
+    grammar = "".join(llm.stream(messages, schema, 200))
+    assert json.loads(guided) == json.loads(grammar), (guided, grammar)
+    reply_tokens = len(llm._tokens.tokenize(guided.encode()))
+    generated = steps.count(1)
+    assert generated <= reply_tokens - 5, "the skeleton is evaluated with the prompt, not generated"

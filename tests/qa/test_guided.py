@@ -1,0 +1,169 @@
+"""The schema-guided decoder against a scripted model: the skeleton is forced, values stay valid, the
+model's preferred valid token wins. The real model runs it in tests/qa/test_answers.py."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from qa.answering import answer_schema
+from qa.llm.guided import FlatSchema, decode
+
+WORDS = [
+    " [",
+    " []",
+    " [],",
+    "[",
+    "]",
+    "],",
+    ",",
+    " ",
+    "1",
+    "2",
+    "3",
+    "7",
+    "0",
+    "Im",
+    " April",
+    ".",
+    '."}',
+    '"',
+    '"}',
+    "\n",
+    "\\",
+    "\\n",
+    "\\u00fc",
+    "\\x",
+    "ber",
+    "\u00fc",
+    '"sources',
+    '":',
+    ' "',
+    "answer",
+    "{",
+    "}",
+    "q",
+]
+
+
+class ScriptedModel:
+    """A vocabulary of the pieces above plus every single byte, and logits that rank, at each
+    generated step, the listed pieces first (in that order), everything else far below."""
+
+    def __init__(self, script: list[list[str | bytes]]):
+        self.vocab = [w.encode() for w in WORDS] + [bytes([b]) for b in range(256)] + [b""]
+        self.ids = {piece: i for i, piece in reversed(list(enumerate(self.vocab)))}
+        self.script = list(script)
+        self.fed: list[list[int]] = []
+
+    def feed(self, tokens: list[int]) -> np.ndarray:
+        self.fed.append(list(tokens))
+        logits = np.full(len(self.vocab), -10.0, dtype=np.float32)
+        logits[-1] = 5.0  # the end-of-text token: preferred, never valid inside a value
+        ranking = self.script.pop(0) if self.script else []
+        for rank, word in enumerate(ranking):
+            logits[self.ids[word if isinstance(word, bytes) else word.encode()]] = 10.0 - rank
+        return logits
+
+    def tokenize(self, text: bytes) -> list[int]:
+        tokens, i = [], 0
+        while i < len(text):
+            piece = max((p for p in self.ids if p and text.startswith(p, i)), key=len)
+            tokens.append(self.ids[piece])
+            i += len(piece)
+        return tokens
+
+    def piece(self, token: int) -> bytes:
+        return self.vocab[token]
+
+
+def run(script: list[list[str | bytes]], offered: int = 3, max_tokens: int = 50) -> tuple[str, ScriptedModel]:
+    model = ScriptedModel(script)
+    schema = FlatSchema.parse(answer_schema(offered))
+    assert schema is not None
+    return "".join(decode(model, [999], schema, max_tokens)), model
+
+
+def test_skeleton_is_forced_and_values_generated():
+    reply, model = run([[" ["], ["1"], ["],"], ["Im"], [" April"], ['."}']])
+    assert reply == '{"sources": [1], "answer": "Im April."}'
+    assert json.loads(reply) == {"sources": [1], "answer": "Im April."}
+    # The prompt and the skeleton go in together; the closing "]," brings the rest of the skeleton.
+    assert model.fed[0][0] == 999 and model.tokenize(b'{"sources":') == model.fed[0][1:]
+    assert model.fed[3] == [model.ids[b"],"], *model.tokenize(b' "answer": "')]
+
+
+def test_invalid_preferences_are_passed_over():
+    script = [
+        ["q", " ["],  # no letters before the bracket
+        ["7", "0", "2"],  # 7 is not offered, a leading 0 is no number
+        [" ", ","],
+        ["]", ","],  # "2 ]" closes
+        ['"', "\n", "Im"],  # no empty answer, no raw newline
+        ["\\x", "\\u00fc", "."],  # an invalid escape; a valid one
+        ['"}'],
+    ]
+    reply, _ = run(script)
+    assert json.loads(reply) == {"sources": [2], "answer": "Im\u00fc"}
+
+
+def test_empty_array_is_one_token_and_closing_token_may_carry_skeleton():
+    reply, _ = run([[" [],"], ["Im"], ['"']])
+    assert json.loads(reply) == {"sources": [], "answer": "Im"}
+
+
+def test_several_sources_and_enum_bound():
+    reply, _ = run([[" ["], ["3"], [","], [" "], ["1"], ["]"], ["Im"], ['"']], offered=3)
+    assert json.loads(reply) == {"sources": [3, 1], "answer": "Im"}
+    with pytest.raises(ValueError, match="no token"):  # after the bracket, only 7, which is not offered
+        model = ScriptedModel([[" ["]])
+        model.vocab = [p if p in (b" [", b"7") else b"" for p in model.vocab]
+        schema = FlatSchema.parse(answer_schema(3))
+        list(decode(model, [], schema, 10))
+
+
+def test_stops_after_max_tokens_with_the_json_cut():
+    reply, _ = run([[" ["], ["1"], ["]"], ["Im"], [" April"], [" April"], [" April"]], max_tokens=5)
+    assert reply == '{"sources": [1], "answer": "Im April'
+
+
+def test_multibyte_characters_split_across_tokens():
+    first, second = "\u00fc".encode()
+    reply, _ = run([[" [],"], ["Im"], [bytes([first])], [bytes([second])], ['"}']])
+    assert json.loads(reply)["answer"] == "Im\u00fc"
+
+
+def test_rewrite_schema_is_a_single_string():
+    schema = FlatSchema.parse(
+        {"type": "object", "properties": {"question": {"type": "string"}}, "required": ["question"]}
+    )
+    model = ScriptedModel([["q"], ['"}']])
+    assert schema is not None
+    assert json.loads("".join(decode(model, [], schema, 10))) == {"question": "q"}
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        None,
+        {"type": "array"},
+        {"type": "object", "properties": {"a": {"type": "string"}}},  # not required
+        {"type": "object", "properties": {"a": {"type": "object"}}, "required": ["a"]},
+        {"type": "object", "properties": {"a": {"type": "array", "items": {"type": "string"}}}, "required": ["a"]},
+        {"type": "object", "properties": {"a": {"type": "string", "maxLength": 3}}, "required": ["a"]},
+        {"type": "object", "properties": {}, "required": []},
+    ],
+)
+def test_other_schemas_are_left_to_a_grammar(schema):
+    assert FlatSchema.parse(schema) is None
+
+
+def test_answer_schema_is_read_in_order():
+    schema = FlatSchema.parse(answer_schema(4))
+    assert schema is not None
+    assert [(f.name, f.kind, f.enum) for f in schema.fields] == [
+        ("sources", "integers", (1, 2, 3, 4)),
+        ("answer", "string", None),
+    ]
