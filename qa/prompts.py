@@ -14,9 +14,6 @@ from qa.settings import PROJECT_ROOT
 
 PROMPTS = PROJECT_ROOT / "prompts"
 _HEADING = re.compile(r"^### (system|user|assistant)\s*$", re.MULTILINE)
-#: Titles are cut to this many characters in the prompt: a title is there to tell articles apart, and
-#: many are a whole first sentence (a fifth of the prompt, when uncut).
-TITLE_CHARS = 60
 _LABELS = {
     "de": {"article": "Artikel", "question": "Frage", "answer": "Antwort"},
     "en": {"article": "Article", "question": "Question", "answer": "Answer"},
@@ -47,9 +44,9 @@ def render(name: str, language: str, **values: str) -> list[dict[str, str]]:
     return messages
 
 
-def fixed_starts(
-    names: tuple[str, ...] = ("answer", "rewrite"), languages: tuple[str, ...] = ("de", "en")
-) -> list[list[dict[str, str]]]:
+def fixed_starts(names: tuple[str, ...] = ("answer", "rewrite"), languages: tuple[str, ...] = ("de", "en")) -> list[
+    list[dict[str, str]]
+]:
     """The part of each prompt that is the same for every question: its fixed turns, and its last turn
     up to the first placeholder. A backend can evaluate these once, ahead of the questions."""
     starts = []
@@ -76,20 +73,11 @@ def numbered_context(hits: list[SentenceHit], language: str) -> tuple[str, list[
     for members in groups.values():
         first = members[0]
         about = ", ".join(x for x in (first.date, first.publisher) if x)
-        lines.append(f"{label}: {short_title(first.title)}" + (f" ({about})" if about else ""))
+        lines.append(f"{label}: {first.title}" + (f" ({about})" if about else ""))
         for hit in sorted(members, key=lambda h: h.sentence_index):
             numbered.append(hit)
             lines.append(f"[{len(numbered)}] {_one_line(hit.sentence)}")
     return "\n".join(lines), numbered
-
-
-def short_title(title: str, limit: int = TITLE_CHARS) -> str:
-    """The title on one line, cut after its last whole word within ``limit`` characters."""
-    title = " ".join(title.split())
-    if len(title) <= limit:
-        return title
-    cut = title[: limit + 1].rsplit(" ", 1)[0] if " " in title[:limit] else title[:limit]
-    return cut.rstrip(" ,;:-–") + " …"
 
 
 def history_text(history: list[tuple[str, str]], language: str) -> str:

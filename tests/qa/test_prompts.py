@@ -1,8 +1,6 @@
-from dataclasses import replace
-
 import pytest
 
-from qa.prompts import PROMPTS, load_prompt, numbered_context, render, short_title
+from qa.prompts import PROMPTS, load_prompt, numbered_context, render
 from qa.retrieval import SentenceHit
 
 
@@ -45,11 +43,3 @@ def test_render_fills_only_the_last_turn():
     messages = render("answer", "en", context="[1] Satz.", question="Why $x {y}?")
     assert messages[-1]["content"].endswith("[1] Satz.\n\nQuestion: Why $x {y}?")
     assert all("$context" not in m["content"] for m in messages)
-
-
-def test_long_titles_are_cut_after_a_whole_word():
-    title = "Zudem sprach Lawrow bei einer Telefonkonferenz mit dem iranischen Aussenminister."
-    text, _ = numbered_context([replace(_hit("a", 0, "A."), title=title)], "en")
-    assert text.splitlines()[0] == "Article: Zudem sprach Lawrow bei einer Telefonkonferenz mit dem … (2023-10, dpa)"
-    assert short_title("Kurz  und\ngut") == "Kurz und gut"
-    assert short_title("x" * 80) == "x" * 60 + " …"
