@@ -163,3 +163,23 @@ def test_kill_9_mid_run_keeps_the_previous_index_and_the_next_run_completes(tmp_
     assert_consistent(engine)
     assert engine.retrieve(question, k=1)[0].doc_id in {"001_1d0c2a484e463a8b"} | {f"extra_{n:03d}" for n in range(30)}
     engine.close()
+
+
+def test_vectors_are_written_in_groups_of_embedding_batches(tmp_path, corpus, monkeypatch):
+    from index import builder as builder_module
+
+    monkeypatch.setattr(builder_module, "_WRITE_EVERY_S", 3600.0)  # only the count decides here
+    engine = make_engine(tmp_path / "index")
+    writes: list[tuple[str, int]] = []
+    upsert = engine.vectors.upsert
+    monkeypatch.setattr(
+        engine.vectors, "upsert", lambda kind, ids, *rest: writes.append((kind, len(ids))) or upsert(kind, ids, *rest)
+    )
+    build = engine._builder()
+    build.batch_size, build.write_batch = 8, 32
+    report = build.update([corpus])
+    sentence_writes = [n for kind, n in writes if kind == SENTENCES]
+    assert sentence_writes == [32, 32, 32, 13] and report.embedded_sentences == 109
+    assert sum(n for kind, n in writes if kind == CHUNKS) == report.chunks
+    assert_consistent(engine)
+    engine.close()
