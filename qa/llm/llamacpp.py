@@ -4,10 +4,9 @@ The output is held to the answer's JSON schema: flat schemas, such as the answer
 follow-up rewrite's, by ``qa.llm.guided`` (the skeleton is forced, only the values are generated),
 any other by llama.cpp's grammar sampler. One model serves every thread; a lock serialises
 generation, and llama.cpp reuses the evaluated prompt prefix (system prompt and few-shot turns) from
-one call to the next. ``warm_up`` can also evaluate the
-fixed start of each prompt once and keep its state, so a prompt of another kind or language (a
-follow-up's rewrite between two answers, German after English) starts from its own prefix instead
-of evaluating it again.
+one call to the next. ``warm_up`` can also evaluate the fixed start of each prompt once and keep its
+state, so a prompt of another kind or language (a follow-up's rewrite between two answers, German
+after English) starts from its own prefix instead of evaluating it again.
 """
 
 from __future__ import annotations
@@ -95,7 +94,8 @@ class LlamaCppChat:
             llama = self._load()
             self._start_from_prefix(llama, messages)
             flat = FlatSchema.parse(schema)
-            if flat is not None:
+            # A GGUF without a chat template is formatted by llama-cpp-python's own rules instead.
+            if flat is not None and "tokenizer.chat_template" in llama.metadata:
                 if self._tokens is None:
                     self._tokens = _LlamaTokens(llama)
                 try:
