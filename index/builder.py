@@ -247,13 +247,15 @@ class IndexBuilder:
                 unwritten += batch
                 while waiting and all(part in vectors for part in waiting[0].parts):
                     ready.append(waiting.popleft())
-                # Written as it goes, so that a run killed here resumes from what it wrote.
+                report.embedded_sentences += len(batch)
+                # Written as it goes, so that a run killed here resumes from what it wrote; the bar
+                # counts what is written.
                 if len(unwritten) >= self.write_batch or time.perf_counter() - written_at >= _WRITE_EVERY_S:
                     self._write(unwritten, ready, vectors, weights)
+                    bar.update(len(unwritten))
                     unwritten, ready, written_at = [], [], time.perf_counter()
-                report.embedded_sentences += len(batch)
-                bar.update(len(batch))
-        self._write(unwritten, ready + list(waiting), vectors, weights)
+            self._write(unwritten, ready + list(waiting), vectors, weights)
+            bar.update(len(unwritten))
         report.embedded_chunks += len(chunks)
 
     def _write(

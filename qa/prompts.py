@@ -62,10 +62,8 @@ def fixed_starts(names: tuple[str, ...] = ("answer", "rewrite"), languages: tupl
 
 def numbered_context(hits: list[SentenceHit], language: str) -> tuple[str, list[SentenceHit]]:
     """The candidate sentences grouped under their article's title and date, and numbered 1..n in the
-    order shown: articles in the order of their best sentence, sentences in reading order. A title
-    that is one of the shown sentences (many articles have no headline, and their title is the
-    first sentence) is left out rather than read twice. Returns the text and the sentences in
-    number order (``numbered[n - 1]`` is sentence ``[n]``)."""
+    order shown: articles in the order of their best sentence, sentences in reading order. Returns
+    the text and the sentences in number order (``numbered[n - 1]`` is sentence ``[n]``)."""
     label = _LABELS[language]["article"]
     groups: dict[str, list[SentenceHit]] = {}
     for hit in hits:
@@ -75,9 +73,7 @@ def numbered_context(hits: list[SentenceHit], language: str) -> tuple[str, list[
     for members in groups.values():
         first = members[0]
         about = ", ".join(x for x in (first.date, first.publisher) if x)
-        shown = {_one_line(hit.sentence) for hit in members}
-        title = "" if _one_line(first.title) in shown else first.title
-        lines.append(f"{label}: {title}".rstrip() + (f" ({about})" if about else ""))
+        lines.append(f"{label}: {first.title}" + (f" ({about})" if about else ""))
         for hit in sorted(members, key=lambda h: h.sentence_index):
             numbered.append(hit)
             lines.append(f"[{len(numbered)}] {_one_line(hit.sentence)}")

@@ -58,7 +58,10 @@ def llama_server(tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("question_id", ["de-20", "en-22"])
+# A year asked in German and in English. de-20 ("1.000 Container") is not used: the model's answer to it
+# is a close call that the cold server gets wrong on AVX-512 machines and right once it holds the
+# prompt's start (llama.cpp evaluates the prompt in other batches then, and the sums differ).
+@pytest.mark.parametrize("question_id", ["de-22", "en-22"])
 def test_openai_compatible_server_answers_with_gold_citation(seed_engine, llama_server, question_id):
     settings = seed_engine.settings.replace(llm="openai", llm_model="qwen", llm_base_url=llama_server)
     engine = Engine(settings)

@@ -39,14 +39,6 @@ def test_context_groups_by_article_numbers_in_reading_order():
     assert [(h.doc_id, h.sentence_index) for h in numbered] == [("b", 1), ("b", 5), ("a", 2)]
 
 
-def test_a_title_that_is_a_shown_sentence_is_not_repeated():
-    first = SentenceHit("a", "Lawrow  reist ab.", "", 0, "Lawrow reist ab.", 0, 16, 0.9, 0.9, 0.0, "2023-10", "dpa")
-    text, _ = numbered_context([first, _hit("a", 3, "Danach.")], "de")
-    assert text.splitlines() == ["Artikel: (2023-10, dpa)", "[1] Lawrow reist ab.", "[2] Danach."]
-    text, _ = numbered_context([_hit("a", 3, "Danach.")], "de")
-    assert text.splitlines()[0] == "Artikel: Titel a (2023-10, dpa)"
-
-
 def test_render_fills_only_the_last_turn():
     messages = render("answer", "en", context="[1] Satz.", question="Why $x {y}?")
     assert messages[-1]["content"].endswith("[1] Satz.\n\nQuestion: Why $x {y}?")
