@@ -33,6 +33,11 @@ _FIRST_CANDIDATES = 64
 
 
 class TokenModel(Protocol):
+    def prefill(self, tokens: list[int]) -> np.ndarray:
+        """Evaluate ``tokens`` as a new sequence, keeping what the model already holds of it; return
+        the logits of the next token."""
+        ...
+
     def feed(self, tokens: list[int]) -> np.ndarray:
         """Evaluate ``tokens`` after those already evaluated; return the logits of the next token."""
         ...
@@ -103,7 +108,7 @@ def decode(model: TokenModel, prompt: list[int], schema: FlatSchema, max_tokens:
     cut off, as a grammar sampler's would be)."""
     text = codecs.getincrementaldecoder("utf-8")(errors="replace")
     head = b"{" + schema.fields[0].head
-    logits = model.feed(prompt + model.tokenize(head))
+    logits = model.prefill(prompt + model.tokenize(head))
     yield text.decode(head)
     generated = 0
     for position, field in enumerate(schema.fields):
@@ -142,7 +147,7 @@ def _best(
                 continue
             if end is not None and not _agrees(piece[end:], tail, last):
                 continue
-            reader.take(piece)
+            reader.take()
             return int(token), piece, end
     raise ValueError("no token of the vocabulary continues the JSON value")
 
@@ -159,44 +164,44 @@ class _Reader:
         self._step = step
         self._allowed = frozenset(str(n) for n in enum) if enum is not None else None
         self._state: tuple = ("start", "")
+        self._tried: tuple = self._state
 
     def accepts(self, piece: bytes) -> int | bool | None:
         """False if ``piece`` cannot continue the value; the index just past the byte that closes
-        the value; or None when the value stays open after it."""
+        the value; or None when the value stays open after it. ``take`` then commits the piece."""
         state = self._state
         for index, byte in enumerate(piece):
             state = self._step(state, byte, self._allowed)
             if state is None:
                 return False
             if state[0] == "closed":
+                self._tried = state
                 return index + 1
+        self._tried = state
         return None
 
-    def take(self, piece: bytes) -> None:
-        for byte in piece:
-            self._state = self._step(self._state, byte, self._allowed)
-            if self._state[0] == "closed":
-                return
+    def take(self) -> None:
+        self._state = self._tried
 
 
 def _string_step(state: tuple, byte: int, _allowed: Any) -> tuple | None:
     """A JSON string's inside: no raw control characters, valid escapes, ended by an unescaped quote.
-    States: ("start"|"text", ""), ("escape", ""), ("hex", digits still due)."""
+    States: ("start"|"text", 0), ("escape", 0), ("hex", hex digits still due)."""
     kind, due = state
     if kind == "escape":
         if byte == ord("u"):
-            return ("hex", "4")
-        return ("text", "") if byte in b'"\\/bfnrt' else None
+            return ("hex", 4)
+        return ("text", 0) if byte in b'"\\/bfnrt' else None
     if kind == "hex":
         if byte not in b"0123456789abcdefABCDEF":
             return None
-        return ("text", "") if due == "1" else ("hex", str(int(due) - 1))
+        return ("text", 0) if due == 1 else ("hex", due - 1)
     if byte == ord('"'):
         # An empty string is no answer: the model has to write something first.
-        return None if kind == "start" else ("closed", "")
+        return None if kind == "start" else ("closed", 0)
     if byte == ord("\\"):
-        return ("escape", "")
-    return None if byte < 0x20 else ("text", "")
+        return ("escape", 0)
+    return None if byte < 0x20 else ("text", 0)
 
 
 def _integers_step(state: tuple, byte: int, allowed: frozenset[str] | None) -> tuple | None:
@@ -206,25 +211,23 @@ def _integers_step(state: tuple, byte: int, allowed: frozenset[str] | None) -> t
     char = chr(byte)
     if kind == "start":
         return ("first", "") if char == "[" else (state if char == " " else None)
-    if char == " " and kind != "number":
-        return state
-    if kind == "number" and not char.isdigit():
-        if not _member(digits, allowed):
-            return None
-        kind = "after"
     if char.isdigit() and kind in ("first", "comma", "number"):
-        grown = digits + char if kind == "number" else char
+        grown = digits + char
         if grown.startswith("0") and len(grown) > 1:
             return None
         if allowed is not None and not any(member.startswith(grown) for member in allowed):
             return None
         return ("number", grown)
+    if kind == "number":  # the number ends here
+        if not _member(digits, allowed):
+            return None
+        kind = "after"
+    if char == " ":
+        return (kind, "")
     if char == "," and kind == "after":
         return ("comma", "")
     if char == "]" and kind in ("first", "after"):
         return ("closed", "")
-    if char == " " and kind == "after":
-        return ("after", "")
     return None
 
 

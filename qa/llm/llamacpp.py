@@ -99,7 +99,7 @@ class LlamaCppChat:
                 if self._tokens is None:
                     self._tokens = _LlamaTokens(llama)
                 try:
-                    yield from decode(self._tokens.start(), self._tokens.prompt(messages), flat, max_tokens)
+                    yield from decode(self._tokens, self._tokens.prompt(messages), flat, max_tokens)
                 except (ValueError, RuntimeError) as error:
                     raise LLMUnavailableError(f"llama.cpp could not answer: {error}") from error
                 return
@@ -151,26 +151,20 @@ class _LlamaTokens:
             stop_token_ids=[eos],
         )
         self._pieces: dict[int, bytes] = {}
-        self._fresh = True
-
-    def start(self) -> _LlamaTokens:
-        """Begin a reply: the next ``feed`` is the whole prompt, of which the held prefix is kept."""
-        self._fresh = True
-        return self
 
     def prompt(self, messages: Messages) -> list[int]:
         result = self._format(messages=messages)
         return self._llama.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True)
 
+    def prefill(self, tokens: list[int]) -> np.ndarray:
+        llama = self._llama
+        held = llama.longest_token_prefix(llama.input_ids[: llama.n_tokens].tolist(), tokens)
+        # At least one token is evaluated, for its logits.
+        llama.n_tokens = min(held, len(tokens) - 1)
+        return self.feed(tokens[llama.n_tokens :])
+
     def feed(self, tokens: list[int]) -> np.ndarray:
         llama = self._llama
-        if self._fresh:
-            self._fresh = False
-            held = llama.longest_token_prefix(llama.input_ids[: llama.n_tokens].tolist(), tokens)
-            # At least one token is evaluated, for its logits.
-            kept = min(held, len(tokens) - 1)
-            llama.n_tokens = kept
-            tokens = tokens[kept:]
         if llama.n_tokens + len(tokens) > llama.n_ctx():
             raise ValueError(f"the prompt and reply need more than the context of {llama.n_ctx()} tokens")
         llama.eval(tokens)

@@ -58,6 +58,9 @@ class ScriptedModel:
         self.script = list(script)
         self.fed: list[list[int]] = []
 
+    def prefill(self, tokens: list[int]) -> np.ndarray:
+        return self.feed(tokens)
+
     def feed(self, tokens: list[int]) -> np.ndarray:
         self.fed.append(list(tokens))
         logits = np.full(len(self.vocab), -10.0, dtype=np.float32)
