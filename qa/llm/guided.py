@@ -120,16 +120,17 @@ def decode(model: TokenModel, prompt: list[int], schema: FlatSchema, max_tokens:
                 return
             token, piece, end = _best(model, logits, reader, tail, last)
             generated += 1
+            # Each piece is passed on before the model reads it: the reader sees it one step earlier.
             if end is None:
-                logits = model.feed([token])
                 yield text.decode(piece)
+                logits = model.feed([token])
                 continue
             if last:
                 yield text.decode(piece[:end] + tail, final=True)
                 return
             rest = tail[len(piece) - end :]
-            logits = model.feed([token, *model.tokenize(rest)])
             yield text.decode(piece + rest)
+            logits = model.feed([token, *model.tokenize(rest)])
             break
 
 

@@ -98,6 +98,18 @@ def test_skeleton_is_forced_and_values_generated():
     assert model.fed[3] == [model.ids[b"],"], *model.tokenize(b' "answer": "')]
 
 
+def test_each_piece_is_passed_on_before_the_model_reads_it():
+    model = ScriptedModel([[" ["], ["1"], ["],"], ["Im"], [" April"], ['."}']])
+    schema = FlatSchema.parse(answer_schema(3))
+    assert schema is not None
+    pieces = decode(model, [999], schema, 50)
+    seen = [next(pieces) for _ in range(5)]
+    # prefill, " [", "1", "]," with the skeleton: "Im" is out, and the model has not been fed it yet
+    assert "".join(seen).endswith('"answer": "Im') and len(model.fed) == 4
+    next(pieces)
+    assert model.fed[4] == [model.ids[b"Im"]]
+
+
 def test_invalid_preferences_are_passed_over():
     script = [
         ["q", " ["],  # no letters before the bracket
