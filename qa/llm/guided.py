@@ -120,7 +120,7 @@ def decode(model: TokenModel, prompt: list[int], schema: FlatSchema, max_tokens:
                 return
             token, piece, end = _best(model, logits, reader, tail, last)
             generated += 1
-            # Each piece is passed on before the model reads it: the reader sees it one step earlier.
+            # Each piece is passed on before the model reads it: the caller gets it a forward pass sooner.
             if end is None:
                 yield text.decode(piece)
                 logits = model.feed([token])
