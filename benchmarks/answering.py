@@ -57,7 +57,7 @@ from baseline_llm import ChatModelLLM
 
 from index.documents import Document
 from qa import open_engine
-from qa.citations import is_abstention
+from qa.answering import is_abstention
 from qa.engine import Engine
 from qa.evaluation.metrics import compute_metrics, question_metrics
 from qa.evaluation.runner import answer_language, predict

@@ -49,7 +49,7 @@ def main() -> None:
     recorder = _Recorder(None if args.replay else make_llm(Settings.load()), args.replay)
     with tempfile.TemporaryDirectory() as folder, open_engine(index_dir=folder, chat_model=recorder) as engine:
         documents = engine.corpus().documents
-        recorder.warm_up()
+        engine.ready_llm()
         predictions = []
         for question in tqdm(questions, desc="Answering", unit="question"):
             recorder.question_id = question["id"]
@@ -82,9 +82,9 @@ class _Recorder:
         self.question_id = ""
         self.description = model.description if model else f"replies recorded in {replay}"
 
-    def warm_up(self) -> None:
+    def warm_up(self, prompts=()) -> None:
         if self.model is not None:
-            self.model.warm_up()
+            self.model.warm_up(prompts)
 
     def stream(self, messages, schema, max_tokens):
         replies = self.replies.setdefault(self.question_id, [])

@@ -21,13 +21,26 @@ class Citation:
     score: float
     date: str | None = None
     publisher: str | None = None
+    #: "states": the sentence states the answer's claim; "related": it is only about the same thing.
+    verdict: str = "related"
+    #: The evidence inside the sentence, as offsets in the document text (start <= evidence_start <=
+    #: evidence_end <= end): the words that state the claim, for highlighting.
+    evidence_start: int | None = None
+    evidence_end: int | None = None
+
+    @property
+    def evidence(self) -> str:
+        """The evidence span's text, verbatim from the sentence; empty when there is none."""
+        if self.evidence_start is None or self.evidence_end is None:
+            return ""
+        return self.sentence[self.evidence_start - self.start : self.evidence_end - self.start]
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "evidence": self.evidence}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Citation:
-        return cls(**data)
+        return cls(**{key: value for key, value in data.items() if key != "evidence"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,14 +59,31 @@ class Answer:
     unsupported: list[str] = field(default_factory=list)
     #: Why the answer abstained or how its citations were repaired, for people and for evaluation.
     notes: list[str] = field(default_factory=list)
+    #: Claims of the answer (its sentences or clauses) that no cited sentence states.
+    unsupported_claims: list[str] = field(default_factory=list)
+    #: How sure the check is that the cited sentences state the answer, 0..1; None where no answer was
+    #: drafted (retrieval found nothing, or the model said the articles don't say).
+    confidence: float | None = None
+    #: False when the answer is shown although no cited sentence states its central claim (only with
+    #: the setting ``unverified="mark"``; by default such an answer is withheld).
+    verified: bool = True
+    #: The measured inputs of ``confidence`` ("judge": the LLM's P(yes), "terms_found": the share of
+    #: the central claim's terms that the cited sentences hold, …), for calibration.
+    signals: dict[str, float] = field(default_factory=dict)
+    #: The drafted answer that the check withheld, so that a reader (or an evaluation) can see what
+    #: was refused; None when nothing was withheld.
+    withheld: Answer | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["citations"] = [c.to_dict() for c in self.citations]
+        data["withheld"] = self.withheld.to_dict() if self.withheld is not None else None
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Answer:
         values = dict(data)
         values["citations"] = [Citation.from_dict(c) for c in data.get("citations", [])]
+        if data.get("withheld") is not None:
+            values["withheld"] = cls.from_dict(data["withheld"])
         return cls(**values)

@@ -171,15 +171,27 @@ def _ask(args: argparse.Namespace) -> int:
 
 
 def format_answer(answer: Answer) -> str:
-    """The answer, then each citation: its number, the article and the verbatim sentence."""
-    lines = [answer.text]
+    """The answer, then each citation: its number, the article, the verbatim sentence, and whether the
+    sentence states the answer, with the words that do."""
+    lines = [answer.text if answer.verified else f"{answer.text}\n  (unverified: no cited sentence states this)"]
     for number, citation in enumerate(answer.citations, start=1):
         about = ", ".join(x for x in (citation.date, citation.publisher) if x)
         lines.append(f"  [{number}] {citation.title}" + (f" ({about})" if about else ""))
         lines.append(f"      {citation.doc_id}, sentence {citation.sentence_index}: {citation.sentence}")
-    if answer.unsupported:
+        evidence = f": «{citation.evidence}»" if citation.evidence and citation.evidence != citation.sentence else ""
+        lines.append(f"      {_VERDICTS.get(citation.verdict, citation.verdict)}{evidence}")
+    if answer.unsupported_claims:
+        lines.append(f"  Not stated by the cited sentences: {'; '.join(answer.unsupported_claims)}")
+    elif answer.unsupported:
         lines.append(f"  Not found in the cited sentences: {', '.join(answer.unsupported)}")
+    if answer.withheld is not None:
+        lines.append(
+            f"  (An answer was drafted and withheld: its sources do not state it; confidence {answer.confidence:.2f})"
+        )
     return "\n".join(lines) + "\n"
+
+
+_VERDICTS = {"states": "states the answer", "related": "only related: does not state the answer"}
 
 
 def _chat(args: argparse.Namespace) -> int:

@@ -9,20 +9,22 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from index.builder import IndexBuilder, IndexReport, check_embedder
 from index.docstore import DocumentStore
-from index.embeddings import embed_query, embedder_key, make_embedder
+from index.embeddings import embed_passages, embed_query, embedder_key, make_embedder
 from index.errors import UserError
 from index.vectors import SENTENCES, VectorStore
 from qa.answer import Answer
 from qa.answering import Answerer, History
+from qa.answering.retrieve import candidate_sentences
 from qa.corpus import Corpus
 from qa.llm import ChatModel, make_llm
 from qa.prompts import fixed_starts
 from qa.retrieval import HybridRetriever, SentenceHit
-from qa.settings import Settings
+from qa.settings import UNVERIFIED_POLICIES, Settings
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,8 @@ class Engine:
         self._corpus: Corpus | None = None
         self._retriever: HybridRetriever | None = None
         self._llm = chat_model
+        #: Whether the LLM has evaluated and kept the fixed start of every prompt.
+        self._llm_ready = False
         self._lock = threading.RLock()
 
     @property
@@ -90,45 +94,80 @@ class Engine:
             return self._llm
 
     def warm_up(self) -> None:
-        """Load the index, the embedding model and the LLM now, and let the LLM evaluate the fixed start
-        of every prompt, so that the first questions, follow-ups and a change of language cost no more
-        than the rest."""
+        """Load the index, the embedding model and the LLM now rather than on the first question."""
         self.corpus()
         embed_query(self.embedder, "warm-up")
-        self.llm.warm_up(fixed_starts())
+        self.ready_llm()
 
-    def ask(self, question: str, history: History | None = None, *, sentences: int | None = None) -> Answer:
+    def ready_llm(self) -> ChatModel:
+        """The LLM, loaded, with the fixed start of every prompt (both kinds, both languages) evaluated
+        and kept, so that follow-ups and a change of language cost no more than the rest. Done once,
+        the first time any face asks."""
+        with self._lock:
+            if not self._llm_ready:
+                judged = self.settings.judge in ("sentences", "both")
+                self.llm.warm_up(fixed_starts(("answer", "rewrite", "judge") if judged else ("answer", "rewrite")))
+                self._llm_ready = True
+            return self.llm
+
+    def ask(
+        self,
+        question: str,
+        history: History | None = None,
+        *,
+        sentences: int | None = None,
+        unverified: str | None = None,
+    ) -> Answer:
         """Answer ``question`` from the articles, with verified sentence citations. ``history`` is
         the conversation so far, as chat messages or (question, answer) pairs; ``sentences`` is how
-        many retrieved sentences the model reads (``settings.prompt_sentences`` when not given)."""
+        many retrieved sentences the model reads (``settings.prompt_sentences`` when not given);
+        ``unverified`` says what becomes of an answer no cited sentence states: "abstain" (withhold
+        it) or "mark" (show it marked as unverified); ``settings.unverified`` when not given."""
         final = None
-        for item in self.stream(question, history, sentences=sentences):
+        for item in self.stream(question, history, sentences=sentences, unverified=unverified):
             if isinstance(item, Answer):
                 final = item
         assert final is not None
         return final
 
     def stream(
-        self, question: str, history: History | None = None, *, sentences: int | None = None
+        self,
+        question: str,
+        history: History | None = None,
+        *,
+        sentences: int | None = None,
+        unverified: str | None = None,
     ) -> Iterator[str | Answer]:
         """Yield pieces of the answer text as they are generated, then the final ``Answer``. The final
         text carries the citation markers and may differ from the pieces where the check repaired it.
-        ``sentences`` is as in ``ask``."""
+        ``sentences`` and ``unverified`` are as in ``ask``."""
         question = self._check_question(question)
         settings = self.settings
         if sentences is not None:
             settings = settings.replace(prompt_sentences=_check_sentences(sentences))
-        answerer = Answerer(self.llm, self._retrieve_for_answer, self.answer_similarity, settings)
+        if unverified is not None:
+            if unverified not in UNVERIFIED_POLICIES:
+                raise QuestionError(f"unverified must be one of {', '.join(UNVERIFIED_POLICIES)}, not {unverified!r}")
+            settings = settings.replace(unverified=unverified)
+        answerer = Answerer(
+            self.ready_llm, self._retrieve_for_answer, self.answer_similarity, settings, embed=self.embed_claim
+        )
         yield from answerer.stream(question, history)
+
+    def translate(self, text: str, language: str = "en") -> str:
+        """A machine translation of ``text`` (an article sentence) into ``language``, made by the LLM.
+        It helps a reader; the citation stays the original sentence."""
+        from qa.translation import translate
+
+        return translate(self.ready_llm(), text, language)
 
     def _retrieve_for_answer(self, question: str, k: int) -> list[SentenceHit]:
         """The ``k`` best sentences, and the sentence after the best one, which often completes it."""
-        corpus = self.corpus()
-        hits = self.retriever.retrieve(corpus, question, k)
-        after = self.retriever.following(corpus, hits[0]) if hits else None
-        if after is not None and after.vector_id not in {h.vector_id for h in hits}:
-            hits.append(after)
-        return hits
+        return candidate_sentences(self.retriever, self.corpus(), question, k)
+
+    def embed_claim(self, claim: str, passages: list[str]) -> np.ndarray:
+        """Unit vectors: the claim as a query, then the passages (parts of a cited sentence)."""
+        return np.vstack([embed_query(self.embedder, claim), embed_passages(self.embedder, passages)])
 
     def answer_similarity(self, text: str, hits: Sequence[SentenceHit]) -> list[float]:
         """Cosine similarity between ``text`` and each hit's sentence vector."""

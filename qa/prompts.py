@@ -9,7 +9,6 @@ from functools import cache
 from pathlib import Path
 from string import Template
 
-from qa.retrieval import SentenceHit
 from qa.settings import PROJECT_ROOT
 
 PROMPTS = PROJECT_ROOT / "prompts"
@@ -60,32 +59,11 @@ def fixed_starts(names: tuple[str, ...] = ("answer", "rewrite"), languages: tupl
     return starts
 
 
-def numbered_context(hits: list[SentenceHit], language: str) -> tuple[str, list[SentenceHit]]:
-    """The candidate sentences grouped under their article's title and date, and numbered 1..n in the
-    order shown: articles in the order of their best sentence, sentences in reading order. Returns
-    the text and the sentences in number order (``numbered[n - 1]`` is sentence ``[n]``)."""
-    label = _LABELS[language]["article"]
-    groups: dict[str, list[SentenceHit]] = {}
-    for hit in hits:
-        groups.setdefault(hit.doc_id, []).append(hit)
-    lines: list[str] = []
-    numbered: list[SentenceHit] = []
-    for members in groups.values():
-        first = members[0]
-        about = ", ".join(x for x in (first.date, first.publisher) if x)
-        lines.append(f"{label}: {first.title}" + (f" ({about})" if about else ""))
-        for hit in sorted(members, key=lambda h: h.sentence_index):
-            numbered.append(hit)
-            lines.append(f"[{len(numbered)}] {_one_line(hit.sentence)}")
-    return "\n".join(lines), numbered
+def label(language: str, name: str) -> str:
+    """A word the prompts share, in their language: "article", "question" or "answer"."""
+    return _LABELS[language][name]
 
 
 def history_text(history: list[tuple[str, str]], language: str) -> str:
     labels = _LABELS[language]
     return "\n".join(f"{labels['question']}: {q}\n{labels['answer']}: {a}" for q, a in history)
-
-
-def _one_line(text: str) -> str:
-    """One line, with straight double quotes shown as single ones: a model that copies a quoted
-    word into its JSON answer would otherwise end the string early. Citations keep the original."""
-    return " ".join(text.split()).replace('"', "'")

@@ -14,6 +14,8 @@ from index.errors import UserError
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SEEDS = PROJECT_ROOT / "seeds"
 LLM_BACKENDS = ("embedded", "gguf", "ollama", "openai")
+UNVERIFIED_POLICIES = ("abstain", "mark")
+JUDGES = ("conversation", "sentences", "both", "off")
 
 
 class SettingsError(UserError):
@@ -58,6 +60,16 @@ class Settings:
     #: A sentence supports an answer when the similarity of question + answer to it reaches this;
     #: an answer whose best citation stays below it abstains.
     min_support: float = 0.80
+    #: An answer's central claim counts as stated by its citations when the check's confidence reaches
+    #: this (0..1; calibrated on the dev question set, see README "Trust").
+    min_confidence: float = 0.5
+    #: How the LLM judges whether the cited sentences state the answer: "conversation" (one more turn
+    #: in the conversation that wrote it; cheap), "sentences" (a few-shot prompt of its own), "both"
+    #: (their mean) or "off" (the terms check alone).
+    judge: str = "both"
+    #: What happens to an answer whose central claim no cited sentence states: "abstain" (withhold it,
+    #: the default) or "mark" (show it, clearly marked as unverified).
+    unverified: str = "abstain"
     #: The chat page (qa chat): address, port, login ("user:password"), questions answered at once.
     chat_host: str = "127.0.0.1"
     chat_port: int = 7860
@@ -98,6 +110,15 @@ class Settings:
             raise SettingsError(f"setting llm (QA_LLM) must be one of {', '.join(LLM_BACKENDS)}, not '{self.llm}'")
         if self.llm != "embedded" and not self.llm_model:
             raise SettingsError(f"the {self.llm} backend needs a model: set QA_LLM_MODEL or --llm-model")
+        if self.unverified not in UNVERIFIED_POLICIES:
+            raise SettingsError(
+                f"setting unverified (QA_UNVERIFIED) must be one of {', '.join(UNVERIFIED_POLICIES)}, "
+                f"not '{self.unverified}'"
+            )
+        if self.judge not in JUDGES:
+            raise SettingsError(f"setting judge (QA_JUDGE) must be one of {', '.join(JUDGES)}, not '{self.judge}'")
+        if not 0.0 <= self.min_confidence <= 1.0:
+            raise SettingsError(f"setting min_confidence must be between 0 and 1, not {self.min_confidence}")
         if self.auth is not None and not _is_login(self.auth):
             raise SettingsError("setting auth (QA_AUTH) must be 'user:password', both parts non-empty")
 

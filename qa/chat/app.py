@@ -41,8 +41,11 @@ class ChatPage:
 
     # Asking -----------------------------------------------------------------------------------------
 
-    def respond(self, question: str, session: ChatSession, sentences: float | None) -> Iterator[tuple]:
-        """Stream the answer to ``question`` into the conversation; the panel then opens its first citation."""
+    def respond(
+        self, question: str, session: ChatSession, sentences: float | None, show_unverified: bool | None = None
+    ) -> Iterator[tuple]:
+        """Stream the answer to ``question`` into the conversation; the panel then opens its first citation.
+        ``show_unverified`` shows an answer that no cited sentence states, marked, instead of withholding it."""
         question = (question or "").strip()
         turn = Turn(question)
         history = session.history()
@@ -54,7 +57,9 @@ class ChatPage:
             return
         yield self._outputs(session, question_box="")
         try:
-            with closing(self.engine.stream(question, history, sentences=_count(sentences))) as pieces:
+            with closing(
+                self.engine.stream(question, history, sentences=_count(sentences), unverified=_policy(show_unverified))
+            ) as pieces:
                 for piece in pieces:
                     if isinstance(piece, Answer):
                         turn.answer, turn.partial = piece, None
@@ -103,6 +108,24 @@ class ChatPage:
         session.step(delta)
         return (session, *self._panel(session))
 
+    def translate(self, session: ChatSession) -> tuple:
+        """The selected citation's sentence in English, made by the model on request and kept in the
+        session; shown under the German original, which stays the citation."""
+        selected = session.selected_citation()
+        if selected is None or selected[0].language == "de":
+            return session, self._source(session)
+        sentence = selected[1].sentence
+        problem = None
+        if sentence not in session.translations:
+            try:
+                session.translations[sentence] = self.engine.translate(sentence, "en")
+            except UserError as error:  # the LLM is down, or refused the text: one sentence, no traceback
+                problem = _sentence(f"no machine translation now: {error}")
+            except Exception:
+                log.exception("translating %r failed", sentence)
+                problem = f"The machine translation failed; the German original above is the citation. {_LOGGED}"
+        return session, self._source(session, problem)
+
     def _panel(self, session: ChatSession) -> tuple:
         """The panel's citation list (choices and value) and the article with the sentence marked."""
         if session.selected is None:
@@ -113,9 +136,25 @@ class ChatPage:
         choices = [
             (render.citation_label(n, c), render.cite_anchor(turn, n)) for n, c in enumerate(answer.citations, start=1)
         ]
-        document = self.engine.corpus().documents.get(answer.citations[index].doc_id)
-        panel = render.source_panel(answer, index, document)
-        return gr.update(choices=choices, value=render.cite_anchor(turn, index + 1)), panel
+        return gr.update(choices=choices, value=render.cite_anchor(turn, index + 1)), self._source(session)
+
+    def _source(self, session: ChatSession, translation_problem: str | None = None) -> str:
+        """The selected citation in its article; its translation where this session has one (so
+        stepping to another citation drops the display, and stepping back shows it again)."""
+        if session.selected is None:
+            return render.empty_source()
+        turn, index = session.selected
+        answer = session.answer(turn)
+        assert answer is not None
+        citation = answer.citations[index]
+        document = self.engine.corpus().documents.get(citation.doc_id)
+        return render.source_panel(
+            answer,
+            index,
+            document,
+            translation=session.translations.get(citation.sentence),
+            translation_problem=translation_problem,
+        )
 
     # Articles ---------------------------------------------------------------------------------------
 
@@ -207,9 +246,18 @@ def build_app(engine: Engine, library: ArticleLibrary | None = None) -> gr.Block
                     clear = gr.Button("New conversation", size="sm", variant="secondary")
                 with gr.Accordion("Settings", open=False, elem_id="qa-settings"):
                     sentences = gr.Slider(
-                        1, 10, value=settings.prompt_sentences, step=1,
+                        1,
+                        10,
+                        value=settings.prompt_sentences,
+                        step=1,
                         label="Sentences the model reads per question",
                         info="More can find answers spread over sentences; fewer answer faster.",
+                    )
+                    show_unverified = gr.Checkbox(
+                        value=settings.unverified == "mark",
+                        label="Show answers that no cited sentence states, marked as unverified",
+                        info="Off: such an answer is withheld and the page says the articles don't say.",
+                        elem_id="qa-show-unverified",
                     )
                     about = gr.Markdown(elem_id="qa-about")
                 with gr.Accordion("Answer details (JSON)", open=False):
@@ -222,6 +270,9 @@ def build_app(engine: Engine, library: ArticleLibrary | None = None) -> gr.Block
                     following = gr.Button("Next ▶", size="sm", elem_id="qa-next")
                 source = gr.HTML(render.empty_source(), elem_id="qa-source-panel")
                 cite_request = gr.Textbox(elem_id="qa-cite-request", elem_classes=["qa-hidden"], show_label=False)
+                # The panel's own "Show an English machine translation" button is HTML; the page's
+                # script clicks this one, so the request goes through Gradio's queue and API.
+                translate_request = gr.Button("Translate", elem_id="qa-translate-request", elem_classes=["qa-hidden"])
         with gr.Tab("Articles"):
             gr.Markdown(
                 f"Add `.txt`, `.md` or `.html` articles (up to {settings.max_file_mb:g} MB each, "
@@ -245,7 +296,11 @@ def build_app(engine: Engine, library: ArticleLibrary | None = None) -> gr.Block
         panel = [picker, source]
         answer_outputs = [chatbot, session, question, *panel, details]
         gr.on(
-            [question.submit, ask.click], page.respond, [question, session, sentences], answer_outputs, api_name="chat"
+            [question.submit, ask.click],
+            page.respond,
+            [question, session, sentences, show_unverified],
+            answer_outputs,
+            api_name="chat",
         ).then(None, js=SCROLL_JS)
         clear.click(page.clear, None, [chatbot, session, *panel, details], api_name=False)
         cite_request.change(page.open_link, [cite_request, session], [session, *panel], api_name=False).then(
@@ -254,6 +309,9 @@ def build_app(engine: Engine, library: ArticleLibrary | None = None) -> gr.Block
         picker.input(page.open_choice, [picker, session], [session, *panel], api_name=False).then(None, js=SCROLL_JS)
         previous.click(lambda s: page.step(s, -1), session, [session, *panel], api_name=False).then(None, js=SCROLL_JS)
         following.click(lambda s: page.step(s, 1), session, [session, *panel], api_name=False).then(None, js=SCROLL_JS)
+        translate_request.click(page.translate, session, [session, source], api_name="translate").then(
+            None, js=SCROLL_JS
+        )
         article_outputs = [table, chosen, about]
         upload.upload(page.add_articles, upload, [status, *article_outputs], api_name="add_articles").then(
             lambda: None, None, upload, api_name=False
@@ -306,6 +364,10 @@ def _lines(message: str) -> str:
     lines = message.splitlines() or [""]
     lines = [html.escape(line, quote=False) for line in lines]
     return lines[0] if len(lines) == 1 else "\n".join(f"- {line}" for line in lines)
+
+
+def _policy(show_unverified: bool | None) -> str | None:
+    return None if show_unverified is None else ("mark" if show_unverified else "abstain")
 
 
 def _count(value: float | None) -> int | None:

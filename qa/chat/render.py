@@ -23,6 +23,14 @@ _TEXTS = {
         "abstain_hint": "Kein Satz der Artikel im Index stützt eine Antwort. Formulieren Sie die Frage anders, "
         "oder fügen Sie einen Artikel hinzu, der davon handelt.",
         "unsupported": "In den zitierten Sätzen nicht gefunden",
+        "related": "nur verwandt: nennt die Antwort nicht",
+        "related_tip": "Die Prüfung fand, dass dieser Satz vom selben Thema handelt, die Antwort aber nicht "
+        "selbst nennt.",
+        "states_tip": "Die Prüfung fand, dass dieser Satz die Antwort nennt.",
+        "unverified_head": "Nicht belegt: kein zitierter Satz nennt das",
+        "unverified_hint": "Nur zur Orientierung gezeigt; prüfen Sie die Quellen selbst.",
+        "claims": "Aussagen, die kein zitierter Satz nennt",
+        "withheld": "Eine Antwort wurde entworfen, aber zurückgehalten, weil kein Satz der Artikel sie nennt.",
     },
     "en": {
         "sources": "Sources",
@@ -31,8 +39,18 @@ _TEXTS = {
         "abstain_hint": "No sentence of the indexed articles supports an answer. Try asking another way, "
         "or add an article that covers it.",
         "unsupported": "Not found in the cited sentences",
+        "related": "only related: does not state the answer",
+        "related_tip": "The check found that this sentence is about the same thing but does not itself state "
+        "the answer.",
+        "states_tip": "The check found that this sentence states the answer.",
+        "unverified_head": "Unverified: no cited sentence states this",
+        "unverified_hint": "Shown for orientation only; check the sources yourself.",
+        "claims": "Claims no cited sentence states",
+        "withheld": "An answer was drafted but withheld because no sentence of the articles states it.",
     },
 }
+_TRANSLATE_BUTTON = "Show an English machine translation"
+_TRANSLATION_LABEL = "Machine translation (by the language model) — the German original above is the citation."
 
 
 def _texts(language: str) -> dict[str, str]:
@@ -86,29 +104,84 @@ def notice_message(text: str) -> str:
 def answer_message(answer: Answer, turn: int) -> str:
     texts = _texts(answer.language)
     if not answer.answerable:
+        # The withheld draft itself is not shown: no sentence states it, so it must not read as an answer.
+        withheld = f'<div class="qa-hint qa-withheld">{texts["withheld"]}</div>' if answer.withheld else ""
         return (
             '<div class="qa-abstain" role="note">'
             f'<div class="qa-abstain-head">∅ {texts["abstain_head"]}</div>'
             f'<div class="qa-abstain-text">{_escape(answer.text)}</div>'
-            f'<div class="qa-hint">{texts["abstain_hint"]}</div></div>'
+            f'<div class="qa-hint">{texts["abstain_hint"]}</div>{withheld}</div>'
         )
     parts = [f'<div class="qa-answer">{_linked_text(answer, turn)}</div>']
     if answer.citations:
-        items = []
-        for number, citation in enumerate(answer.citations, start=1):
-            about = describe(citation)
-            meta = f' <span class="qa-meta">{_escape(about)}</span>' if about else ""
-            label = f'<span class="qa-label">{texts["original"]}:</span> ' if answer.language != "de" else ""
-            items.append(
-                f'<li><a class="qa-cite qa-cite-item" href="{cite_anchor(turn, number)}">'
-                f'<span class="qa-num">[{number}]</span> <span class="qa-title">{_escape(citation.title)}</span></a>'
-                f'{meta}<div class="qa-quote" lang="de">{label}„{_escape(citation.sentence)}“</div></li>'
-            )
-        parts.append(f'<div class="qa-sources-head">{texts["sources"]}</div>')
-        parts.append(f'<ol class="qa-citations">{"".join(items)}</ol>')
+        parts.append(f'<div class="qa-sources-head">{texts["sources"]}</div>{_citation_list(answer, turn)}')
     if answer.unsupported:
         parts.append(f'<div class="qa-warn">{texts["unsupported"]}: {_escape(", ".join(answer.unsupported))}</div>')
+    if answer.unsupported_claims:
+        claims = "".join(f"<li>{_escape(claim)}</li>" for claim in answer.unsupported_claims)
+        parts.append(f'<div class="qa-warn qa-claims">{texts["claims"]}:<ul>{claims}</ul></div>')
+    if answer.verified is False:
+        head = (
+            f'<div class="qa-unverified-head">⚠ {texts["unverified_head"]}</div>'
+            f'<div class="qa-hint">{texts["unverified_hint"]}</div>'
+        )
+        return f'<div class="qa-unverified" role="note">{head}{"".join(parts)}</div>'
     return "".join(parts)
+
+
+def _citation_list(answer: Answer, turn: int) -> str:
+    label = ""
+    if answer.language != "de":
+        label = f'<span class="qa-label">{_texts(answer.language)["original"]}:</span> '
+    items = []
+    for number, citation in enumerate(answer.citations, start=1):
+        about = describe(citation)
+        meta = f' <span class="qa-meta">{_escape(about)}</span>' if about else ""
+        items.append(
+            f'<li><a class="qa-cite qa-cite-item" href="{cite_anchor(turn, number)}">'
+            f'<span class="qa-num">[{number}]</span> <span class="qa-title">{_escape(citation.title)}</span></a>'
+            f"{meta}{verdict_badge(citation, answer.language)}"
+            f'<div class="qa-quote" lang="de">{label}„{quoted_sentence(citation)}“</div></li>'
+        )
+    return f'<ol class="qa-citations">{"".join(items)}</ol>'
+
+
+def verdict_badge(citation: Citation, language: str) -> str:
+    """A badge on a citation whose sentence is only related to the answer; a quiet check mark on one
+    that states it; nothing for a verdict this page does not know."""
+    texts = _texts(language)
+    if citation.verdict == "related":
+        badge, tip = texts["related"], texts["related_tip"]
+    elif citation.verdict == "states":
+        badge, tip = "✓", texts["states_tip"]
+    else:
+        return ""
+    return f' <span class="qa-verdict qa-{citation.verdict}" title="{_escape(tip)}">{_escape(badge)}</span>'
+
+
+def quoted_sentence(citation: Citation) -> str:
+    """The cited sentence, escaped, with its evidence span marked ``qa-evidence`` where it has one."""
+    return _with_evidence(citation.sentence, evidence_span(citation))
+
+
+def evidence_span(citation: Citation) -> tuple[int, int] | None:
+    """The evidence as offsets into the sentence, or None when there is none or its document offsets
+    do not lie inside the sentence: a misplaced highlight would point the reader at the wrong words."""
+    start, end = citation.evidence_start, citation.evidence_end
+    inside = min(citation.end, citation.start + len(citation.sentence))
+    if start is None or end is None or not citation.start <= start < end <= inside or not citation.evidence.strip():
+        return None
+    return start - citation.start, end - citation.start
+
+
+def _with_evidence(sentence: str, span: tuple[int, int] | None) -> str:
+    if span is None:
+        return _escape(sentence)
+    start, end = span
+    return (
+        f'{_escape(sentence[:start])}<mark class="qa-evidence">{_escape(sentence[start:end])}</mark>'
+        f"{_escape(sentence[end:])}"
+    )
 
 
 def _linked_text(answer: Answer, turn: int) -> str:
@@ -130,34 +203,57 @@ def empty_source() -> str:
     )
 
 
-def source_panel(answer: Answer, index: int, document: Document | None) -> str:
+def source_panel(
+    answer: Answer,
+    index: int,
+    document: Document | None,
+    *,
+    translation: str | None = None,
+    translation_problem: str | None = None,
+) -> str:
     """The article of citation ``index`` with its sentence marked ``qa-cited`` (and the answer's other
     sentences from the same article marked ``qa-also``). ``document`` is None when the article has
-    been removed from the index since the answer."""
+    been removed from the index since the answer. For an answer that is not German, the German
+    original is shown above the article, with the machine ``translation`` of it where one was made,
+    else why it could not be made (``translation_problem``), else a button that asks for one."""
     citation = answer.citations[index]
     about = " · ".join(part for part in (describe(citation), _file_name(citation.source)) if part)
     head = (
         f'<div class="qa-source-head"><div class="qa-source-position">Citation {index + 1} of '
         f"{len(answer.citations)} · sentence {citation.sentence_index + 1}</div>"
         f'<div class="qa-source-title">{_escape(citation.title)}</div>'
-        f'<div class="qa-meta">{_escape(about)}</div></div>'
+        f'<div class="qa-meta">{_escape(about)}{verdict_badge(citation, answer.language)}</div></div>'
     )
     original = ""
     if answer.language != "de":
         original = (
             '<div class="qa-original"><div class="qa-label">Original sentence (German)</div>'
-            f'<blockquote lang="de">{_escape(citation.sentence)}</blockquote></div>'
+            f'<blockquote lang="de">{quoted_sentence(citation)}</blockquote>'
+            f"{_translation_block(translation, translation_problem)}</div>"
         )
     spans = _spans(answer, index, document)
+    evidence = evidence_span(citation)
     if document is None or spans is None:
         body = (
             '<div class="qa-notice">This article has been removed or changed since the answer; '
             f'the cited sentence was:</div><div class="qa-article" lang="de"><mark class="qa-cited" id="qa-cited">'
-            f"{_escape(citation.sentence)}</mark></div>"
+            f"{quoted_sentence(citation)}</mark></div>"
         )
     else:
-        body = f'<div class="qa-article" lang="de">{_marked(document.text, spans)}</div>'
+        body = f'<div class="qa-article" lang="de">{_marked(document.text, spans, evidence)}</div>'
     return f'<div class="qa-source">{head}{original}{body}</div>'
+
+
+def _translation_block(translation: str | None, problem: str | None) -> str:
+    if translation:
+        return (
+            f'<div class="qa-translation"><div class="qa-label">{_TRANSLATION_LABEL}</div>'
+            f'<blockquote lang="en">{_escape(translation)}</blockquote></div>'
+        )
+    if problem:
+        return f'<div class="qa-translation qa-translation-problem" role="alert">{_escape(problem)}</div>'
+    # The page's script turns a click on this into the page's "translate" event.
+    return f'<button type="button" class="qa-translate">{_TRANSLATE_BUTTON}</button>'
 
 
 def _spans(answer: Answer, index: int, document: Document | None) -> list[tuple[int, int, str]] | None:
@@ -177,12 +273,17 @@ def _spans(answer: Answer, index: int, document: Document | None) -> list[tuple[
     return sorted(spans)
 
 
-def _marked(text: str, spans: list[tuple[int, int, str]]) -> str:
+def _marked(text: str, spans: list[tuple[int, int, str]], evidence: tuple[int, int] | None = None) -> str:
+    """The text escaped, with ``spans`` marked; ``evidence`` (offsets into the cited sentence) is
+    marked inside the ``qa-cited`` span. ``_spans`` has checked that span against the text."""
     out, position = [], 0
     for start, end, kind in spans:
         out.append(_escape(text[position:start]))
-        element_id = ' id="qa-cited"' if kind == "qa-cited" else ""
-        out.append(f'<mark class="{kind}"{element_id}>{_escape(text[start:end])}</mark>')
+        if kind == "qa-cited":
+            inner = _with_evidence(text[start:end], evidence)
+            out.append(f'<mark class="qa-cited" id="qa-cited">{inner}</mark>')
+        else:
+            out.append(f'<mark class="{kind}">{_escape(text[start:end])}</mark>')
         position = end
     out.append(_escape(text[position:]))
     return "".join(out)

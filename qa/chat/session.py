@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from index.language import detect_language
-from qa.answer import Answer
+from qa.answer import Answer, Citation
 from qa.chat import render
 
 
@@ -28,6 +28,9 @@ class ChatSession:
     turns: list[Turn] = field(default_factory=list)
     #: The citation in the source panel: (turn, citation index from 0).
     selected: tuple[int, int] | None = None
+    #: Machine translations made for this visitor, by German sentence, so that opening a citation
+    #: again (or another citing the same sentence) shows its translation without asking the model.
+    translations: dict[str, str] = field(default_factory=dict)
 
     def history(self) -> list[tuple[str, str]]:
         """(question, answer) pairs of the answered turns, for follow-up questions."""
@@ -70,6 +73,16 @@ class ChatSession:
 
     def answer(self, turn: int) -> Answer | None:
         return self.turns[turn].answer if 0 <= turn < len(self.turns) else None
+
+    def selected_citation(self) -> tuple[Answer, Citation] | None:
+        """The answer and the citation the source panel shows, or None."""
+        if self.selected is None:
+            return None
+        turn, index = self.selected
+        answer = self.answer(turn)
+        if answer is None or not 0 <= index < len(answer.citations):
+            return None
+        return answer, answer.citations[index]
 
 
 def _language_hint(question: str) -> str:

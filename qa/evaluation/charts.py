@@ -1,5 +1,6 @@
-"""The evaluation chart: answer quality by language, retrieval recall by depth, and the latency
-distribution, in one PNG a reader understands without the report."""
+"""The evaluation chart: answer quality by language, retrieval recall by depth, the latency
+distribution, and what the verifier's confidence threshold trades (risk against coverage), in one
+PNG a reader understands without the report."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import matplotlib
 matplotlib.use("Agg")  # files only; no display on servers and in CI
 import matplotlib.pyplot as plt
 
+from qa.evaluation.metrics import risk_coverage_by_language
+
 QUALITY = (
     ("accuracy", "correct answer"),
     ("gold_sentence_recall", "gold sentence cited"),
@@ -20,11 +23,16 @@ QUALITY = (
 _LANGUAGE_NAMES = {"de": "German", "en": "English"}
 
 
-def draw_chart(metrics: dict[str, Any], predictions: list[dict[str, Any]], path: Path, title: str) -> Path:
-    figure, (quality, recall, latency) = plt.subplots(1, 3, figsize=(16, 5), gridspec_kw={"width_ratios": [3, 2, 2]})
-    _quality_bars(quality, metrics)
-    _recall_lines(recall, metrics)
-    _latency_histogram(latency, predictions)
+def draw_chart(
+    metrics: dict[str, Any],
+    predictions: list[dict[str, Any]],
+    path: Path,
+    title: str,
+    operating: float | None = None,
+) -> Path:
+    """``operating`` is the run's minimum confidence, marked on the risk-coverage curves."""
+    figure = plt.figure(figsize=(21, 5))
+    draw_panels(figure, metrics, predictions, operating)
     figure.suptitle(title, fontsize=12)
     figure.tight_layout()
     tmp = path.with_name(path.name + ".tmp")
@@ -32,6 +40,19 @@ def draw_chart(metrics: dict[str, Any], predictions: list[dict[str, Any]], path:
     plt.close(figure)
     tmp.replace(path)
     return path
+
+
+def draw_panels(
+    figure: Any, metrics: dict[str, Any], predictions: list[dict[str, Any]], operating: float | None = None
+) -> list[Any]:
+    """The chart's four panels, side by side on ``figure``."""
+    panels = figure.subplots(1, 4, gridspec_kw={"width_ratios": [3, 2, 2, 2]})
+    quality, recall, latency, risk = panels
+    _quality_bars(quality, metrics)
+    _recall_lines(recall, metrics)
+    _latency_histogram(latency, predictions)
+    _risk_coverage_lines(risk, metrics, predictions, operating)
+    return list(panels)
 
 
 def _groups(metrics: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -96,4 +117,47 @@ def _latency_histogram(axes: Any, predictions: list[dict[str, Any]]) -> None:
     axes.set_ylabel("questions")
     axes.set_title("Time per answer")
     axes.legend(fontsize=8)
+    axes.grid(alpha=0.3)
+
+
+def _risk_coverage_lines(
+    axes: Any, metrics: dict[str, Any], predictions: list[dict[str, Any]], operating: float | None
+) -> None:
+    # The operating point is computed from the predictions, so it is exact even where the stored
+    # curve holds only quantiles of the confidences.
+    here = risk_coverage_by_language(predictions, [operating]) if operating is not None else {}
+    curves = metrics.get("risk_coverage", {})
+    for key in [*(k for k in curves if k != "all"), "all"]:
+        name = "All" if key == "all" else _LANGUAGE_NAMES.get(key, key)
+        points = [p for p in curves[key] if p["coverage"] is not None and p["wrong_with_citation"] is not None]
+        if not points:
+            continue
+        (line,) = axes.plot(
+            [100 * p["coverage"] for p in points],
+            [100 * p["wrong_with_citation"] for p in points],
+            marker=".",
+            label=name,
+        )
+        point = (here.get(key) or [None])[0]
+        if point and point["coverage"] is not None and point["wrong_with_citation"] is not None:
+            axes.plot(
+                100 * point["coverage"],
+                100 * point["wrong_with_citation"],
+                marker="*",
+                markersize=14,
+                color=line.get_color(),
+                markeredgecolor="black",
+                linestyle="none",
+            )
+    if operating is not None:
+        axes.plot(
+            [], [], marker="*", markersize=12, color="grey", linestyle="none", label=f"this run (≥ {operating:g})"
+        )
+    axes.set_xlim(0, 105)
+    axes.set_ylim(bottom=0)
+    axes.set_xlabel("% of answerable questions answered (coverage)")
+    axes.set_ylabel("% of all questions wrong with a citation")
+    axes.set_title("Risk–coverage over the verifier's confidence")
+    if axes.get_legend_handles_labels()[0]:
+        axes.legend(loc="upper left", fontsize=8)
     axes.grid(alpha=0.3)

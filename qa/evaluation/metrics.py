@@ -5,6 +5,10 @@ Answers are compared after normalising case, punctuation and number formats, so 
 matches a gold sentence when the document and the whitespace-normalised text are the same.
 Metrics that do not apply to a question (recall without gold, abstention accuracy on an
 answerable question) are None and left out of the means, so groups stay comparable.
+
+Trust: an answer that is wrong, or answers an unanswerable question, and still carries a citation
+is the worst outcome; ``wrong_with_citation`` counts it over all questions. ``risk_coverage`` shows
+what the verifier's confidence threshold trades: fewer answers for fewer such failures.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 KS = (1, 3, 5, 10)
+#: Above this many distinct confidences a risk-coverage curve keeps this many quantiles of them.
+RISK_POINTS = 50
 NO_ARTICLE = "(no article)"
 NO_LANGUAGE = "(no language)"
 
@@ -151,6 +157,11 @@ def question_metrics(prediction: Mapping[str, Any], expected: Mapping[str, Any],
         "abstention_correct": None if answerable else abstained,
         "false_abstention": abstained if answerable else None,
         "language_match": _language_match(prediction.get("language"), expected.get("language")),
+        "answered": not abstained if answerable else None,
+        # A citation vouches for the answer, so a wrong or uncalled-for answer that cites is worse
+        # than one that cites nothing; it counts against every question, hence never None.
+        "wrong_with_citation": bool(citations) and not abstained and not (answerable and correct),
+        "answered_right": None if abstained else bool(answerable and correct and gold_hit),
     }
     retrieved = list(prediction.get("retrieved") or ())
     for k in ks:
@@ -178,20 +189,71 @@ def summarise(rows: Sequence[Mapping[str, Any]]) -> dict:
     return summary
 
 
-def compute_metrics(rows: Sequence[Mapping[str, Any]]) -> dict:
-    """The summary over all questions, per question language and per article the questions are about."""
-    by_language: dict[str, list] = {}
+def compute_metrics(rows: Sequence[Mapping[str, Any]], operating_threshold: float | None = None) -> dict:
+    """The summary over all questions, per question language and per article the questions are about,
+    and the risk-coverage curves over the verifier's confidence (``operating_threshold`` is the
+    confidence the run withheld answers below, always a point of the curves when given)."""
+    by_language = _by_language(rows)
     by_article: dict[str, list] = {}
     for row in rows:
-        by_language.setdefault(_language(row.get("language")) or NO_LANGUAGE, []).append(row)
         articles = _ids(row.get("articles"))
         for doc_id in articles or {NO_ARTICLE}:
             by_article.setdefault(doc_id, []).append(row)
     return {
         "overall": summarise(rows),
-        "by_language": {language: summarise(by_language[language]) for language in sorted(by_language)},
+        "by_language": {language: summarise(group) for language, group in by_language.items()},
         "by_article": {doc_id: summarise(by_article[doc_id]) for doc_id in sorted(by_article)},
+        "risk_coverage": risk_coverage_by_language(rows, operating=operating_threshold),
     }
+
+
+def risk_coverage(
+    rows: Sequence[Mapping[str, Any]],
+    thresholds: Iterable[float] | None = None,
+    operating: float | None = None,
+    max_points: int = RISK_POINTS,
+) -> list[dict]:
+    """What each minimum confidence would keep of the drafted answers, sorted by threshold.
+
+    A row is a prediction with ``confidence``, ``metrics`` and ``draft_metrics`` (the metrics of the
+    drafted answer, shown or withheld; None without a draft). A draft is kept at threshold t when its
+    confidence is at least t; a draft without a confidence was not scored and is always kept, a row
+    without a draft never. Each point has ``coverage`` (share of the answerable questions whose
+    draft is kept), ``wrong_with_citation`` (share of all questions), ``answered_precision`` (share
+    of the kept drafts that are right and cite a gold sentence) and ``answered`` (drafts kept).
+    Without ``thresholds`` they are 0, every distinct confidence (or ``max_points`` quantiles of
+    them), ``operating`` and one past the highest confidence.
+    """
+    drafts = [
+        (row.get("confidence"), row["draft_metrics"], _answerable(row))
+        for row in rows
+        if row.get("draft_metrics") is not None and not row["draft_metrics"].get("abstained")
+    ]
+    if thresholds is None:
+        thresholds = _curve_thresholds([c for c, _, _ in drafts if c is not None], operating, max_points)
+    answerable = sum(1 for row in rows if _answerable(row))
+    points = []
+    for threshold in sorted(set(thresholds)):
+        kept = [(m, a) for confidence, m, a in drafts if confidence is None or confidence >= threshold]
+        points.append(
+            {
+                "threshold": threshold,
+                "coverage": _share(sum(1 for _, a in kept if a), answerable),
+                "wrong_with_citation": _share(sum(1 for m, _ in kept if m.get("wrong_with_citation")), len(rows)),
+                "answered_precision": _share(sum(1 for m, _ in kept if m.get("answered_right")), len(kept)),
+                "answered": len(kept),
+            }
+        )
+    return points
+
+
+def risk_coverage_by_language(
+    rows: Sequence[Mapping[str, Any]], thresholds: Iterable[float] | None = None, operating: float | None = None
+) -> dict[str, list[dict]]:
+    """``risk_coverage`` over all rows ("all") and per question language."""
+    thresholds = None if thresholds is None else list(thresholds)
+    groups = {"all": rows, **_by_language(rows)}
+    return {name: risk_coverage(group, thresholds, operating) for name, group in groups.items()}
 
 
 _MEANS = (
@@ -199,6 +261,9 @@ _MEANS = (
     ("token_f1", "token_f1"),
     ("gold_sentence_recall", "gold_cited"),
     ("correct_and_gold_cited", "correct_and_gold_cited"),
+    ("wrong_with_citation", "wrong_with_citation"),
+    ("answered_precision", "answered_right"),
+    ("coverage", "answered"),
     ("citation_precision", "citation_precision"),
     ("cited_doc_precision", "cited_doc_precision"),
     ("cited_doc_recall", "cited_doc_recall"),
@@ -211,6 +276,40 @@ _MEANS = (
 def _mean(values: Iterable[float | bool | None]) -> float | None:
     present = [float(value) for value in values if value is not None]
     return round(sum(present) / len(present), 4) if present else None
+
+
+def _share(count: int, total: int) -> float | None:
+    return round(count / total, 4) if total else None
+
+
+def _by_language(rows: Sequence[Mapping[str, Any]]) -> dict[str, list]:
+    groups: dict[str, list] = {}
+    for row in rows:
+        groups.setdefault(_language(row.get("language")) or NO_LANGUAGE, []).append(row)
+    return {language: groups[language] for language in sorted(groups)}
+
+
+def _answerable(row: Mapping[str, Any]) -> bool:
+    # Only answerable questions have a false-abstention value, in the final and the draft metrics alike.
+    return any((row.get(key) or {}).get("false_abstention") is not None for key in ("metrics", "draft_metrics"))
+
+
+def _curve_thresholds(confidences: list[float], operating: float | None, max_points: int) -> list[float]:
+    """0, the distinct confidences (evenly spaced quantiles of them when there are too many), the
+    operating threshold, and a point past the highest, where only unscored drafts are kept."""
+    scores = sorted(confidences)
+    chosen = set(scores)
+    if len(chosen) > max_points:
+        # Quantiles taken from the scores themselves, so each point is a kept set that really occurs.
+        last = len(scores) - 1
+        chosen = {scores[round(i * last / (max_points - 1))] for i in range(max_points)}
+    chosen.add(0.0)
+    if operating is not None:
+        chosen.add(float(operating))
+    if scores:
+        # Rounding moves the value by at most 0.005, so it stays above the highest score.
+        chosen.add(round(scores[-1] + 0.01, 2))
+    return sorted(chosen)
 
 
 def _k_of(key: str) -> tuple[int, str]:

@@ -9,11 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from qa.evaluation.charts import draw_chart
+from qa.evaluation.metrics import risk_coverage_by_language
 
 #: (label, key, kind) of the figures in the summary and the report; "rate" shows as a percentage.
 FIGURES = (
     ("Correct answer", "accuracy", "rate"),
     ("Correct and a gold sentence cited", "correct_and_gold_cited", "rate"),
+    ("Wrong with citation (of all)", "wrong_with_citation", "rate"),
+    ("Answered precision", "answered_precision", "rate"),
+    ("Coverage (answerable answered)", "coverage", "rate"),
     ("Token F1", "token_f1", "rate"),
     ("Gold-sentence recall", "gold_sentence_recall", "rate"),
     ("Citation precision", "citation_precision", "rate"),
@@ -39,6 +43,8 @@ _ARTICLE_COLUMNS = (
     ("Recall@3", "retrieval_recall@3"),
 )
 WORST = 10
+#: The minimum confidences the report's risk table shows, besides the run's own.
+RISK_THRESHOLDS = tuple(i / 10 for i in range(10))
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +65,8 @@ def write_results(
     )
     _replace(files.predictions, "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in predictions))
     _replace(files.metrics, json.dumps({"run": run, **metrics}, ensure_ascii=False, indent=2) + "\n")
-    draw_chart(metrics, predictions, files.chart, f"{run.get('questions_file', '')} · {run.get('model', '')}")
+    title = f"{run.get('questions_file', '')} · {run.get('model', '')}"
+    draw_chart(metrics, predictions, files.chart, title, operating_threshold(run))
     _replace(files.report, render_report(predictions, metrics, run, files.chart.name))
     return files
 
@@ -92,15 +99,20 @@ def render_report(
         f"{overall['questions']} questions from `{run.get('questions_file', '?')}` over the corpus "
         f"`{run.get('corpus', '?')}`, answered by **{run.get('model', '?')}** on {run.get('date', '?')}.",
         "",
-        f"![Answer quality, retrieval recall and latency]({chart_name})",
+        f"![Answer quality, retrieval recall, latency, and risk against coverage]({chart_name})",
         "",
         "## Figures",
         "",
         *_figure_table(metrics),
         "",
-        "Rates are shares of the questions they apply to: answer figures and retrieval recall of the "
-        "answerable questions, abstention of the unanswerable ones, precision of the answers with citations.",
+        "Rates are shares of the questions they apply to: answer figures, coverage and retrieval recall of "
+        "the answerable questions, abstention of the unanswerable ones, precision of the answers with "
+        "citations, answered precision of the answers given. Wrong with citation is a share of all questions: "
+        "an answer that is wrong, or answers what the articles cannot, and still cites a sentence.",
         "",
+        "## Risk and coverage",
+        "",
+        *_risk_tables(predictions, metrics, operating_threshold(run)),
         "## By article",
         "",
         *_article_table(metrics, run.get("titles", {})),
@@ -120,6 +132,14 @@ def render_report(
     return "\n".join(lines)
 
 
+def operating_threshold(run: dict[str, Any]) -> float | None:
+    """The minimum confidence the run withheld answers below; None for runs from before the verifier."""
+    try:
+        return float(run.get("settings", {})["min_confidence"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def _figure_table(metrics: dict[str, Any]) -> list[str]:
     languages = list(metrics["by_language"])
     groups = [("All", metrics["overall"]), *((lang, metrics["by_language"][lang]) for lang in languages)]
@@ -129,6 +149,39 @@ def _figure_table(metrics: dict[str, Any]) -> list[str]:
     ]
     for label, key, kind in FIGURES:
         lines.append(f"| {label} | " + " | ".join(_format(summary.get(key), kind) for _, summary in groups) + " |")
+    return lines
+
+
+def _risk_tables(predictions: list[dict[str, Any]], metrics: dict[str, Any], operating: float | None) -> list[str]:
+    if not any("draft_metrics" in p for p in predictions):
+        return ["This run recorded no drafted answers with the verifier's confidence, so there is no curve.", ""]
+    lines = [
+        "Every drafted answer gets a confidence from the claim verifier, and one below the minimum confidence is "
+        "withheld: the question is answered with an abstention instead. A higher minimum withholds more drafts, "
+        "so coverage falls; it pays where the wrong answers that carry a citation fall faster than the right "
+        "ones. Coverage is of the answerable questions, wrong with citation of all questions, answered "
+        "precision of the drafts kept.",
+        "",
+    ]
+    if not any(p.get("confidence") is not None for p in predictions):
+        lines += ["No draft carries a confidence in this run, so every minimum keeps the same answers.", ""]
+    thresholds = [*RISK_THRESHOLDS, *([operating] if operating is not None else [])]
+    sizes = {"all": metrics["overall"]["questions"]}
+    sizes |= {lang: summary["questions"] for lang, summary in metrics["by_language"].items()}
+    for name, points in risk_coverage_by_language(predictions, thresholds).items():
+        lines += [
+            f"**{'All' if name == 'all' else name}** (n={sizes.get(name, '?')})",
+            "",
+            "| Minimum confidence | Coverage | Wrong with citation | Answered precision | Answered |",
+            "|---:|---:|---:|---:|---:|",
+        ]
+        for point in points:
+            threshold = f"{point['threshold']:.2f}"
+            if point["threshold"] == operating:
+                threshold = f"**{threshold} (this run)**"
+            cells = [_format(point[key], "rate") for key in ("coverage", "wrong_with_citation", "answered_precision")]
+            lines.append(f"| {threshold} | " + " | ".join(cells) + f" | {point['answered']} |")
+        lines.append("")
     return lines
 
 
@@ -148,12 +201,18 @@ def _article_table(metrics: dict[str, Any], titles: dict[str, str]) -> list[str]
 
 
 def _failures(predictions: list[dict[str, Any]]) -> list[str]:
-    """Unanswerable questions that got an answer first, then answerable ones by how far off they are."""
+    """Answers that are wrong with a citation first, then the rest; in each, unanswerable questions
+    that got an answer first, then answerable ones by how far off they are."""
     failed = [p for p in predictions if not _passed(p)]
-    failed.sort(key=lambda p: (p["expected"]["answerable"], *_closeness(p)))
+    failed.sort(key=lambda p: (not _wrong_with_citation(p), p["expected"]["answerable"], *_closeness(p)))
     if not failed:
         return ["Every question was answered correctly with a gold sentence cited, or abstained when it should.", ""]
-    lines = [f"{len(failed)} of {len(predictions)} questions failed; the {min(WORST, len(failed))} worst:", ""]
+    cited_wrong = sum(1 for p in failed if _wrong_with_citation(p))
+    lines = [
+        f"{len(failed)} of {len(predictions)} questions failed, {cited_wrong} of them with a wrong answer that "
+        f"carries a citation; the {min(WORST, len(failed))} worst:",
+        "",
+    ]
     for p in failed[:WORST]:
         expected = p["expected"]
         lines.append(f"### {p['id']} ({p['language']}): {_why(p)}")
@@ -162,16 +221,37 @@ def _failures(predictions: list[dict[str, Any]]) -> list[str]:
         lines.append(f"- **Answer:** {p['answer']}")
         if expected["answerable"]:
             lines.append(f"- **Accepted answers:** {', '.join(expected['answers'])}")
-        for number, citation in enumerate(p["citations"], start=1):
-            lines.append(
-                f"- **Cited [{number}]** `{citation['doc_id']}` #{citation['sentence_index']}: {citation['sentence']}"
-            )
+        lines += _cited(p["citations"])
+        if p.get("unsupported_claims"):
+            lines.append(f"- **Unsupported claims:** {'; '.join(p['unsupported_claims'])}")
+        if p.get("confidence") is not None:
+            shown = "withheld" if p.get("withheld") else "shown" if p.get("verified", True) else "shown, unverified"
+            lines.append(f"- **Verifier confidence:** {p['confidence']:.2f} ({shown})")
+        if p.get("withheld"):
+            lines.append(f"- **Withheld draft:** {p['withheld']['answer']}")
+            lines += _cited(p["withheld"]["citations"], indent="  ")
         for gold in expected["gold"]:
             lines.append(f"- **Gold** `{gold['doc']}`: {gold['sentence']}")
         if p.get("notes"):
             lines.append(f"- **Checks:** {'; '.join(p['notes'])}")
         lines.append("")
     return lines
+
+
+def _cited(citations: list[dict[str, Any]], indent: str = "") -> list[str]:
+    lines = []
+    for number, citation in enumerate(citations, start=1):
+        # The verdict and evidence span show where in the sentence the claim is, if anywhere.
+        verdict = citation.get("verdict")
+        evidence = f"; evidence: “{citation['evidence']}”" if citation.get("evidence") else ""
+        judged = f" ({verdict}{evidence})" if verdict else ""
+        where = f"`{citation['doc_id']}` #{citation['sentence_index']}{judged}"
+        lines.append(f"{indent}- **Cited [{number}]** {where}: {citation['sentence']}")
+    return lines
+
+
+def _wrong_with_citation(prediction: dict[str, Any]) -> bool:
+    return bool(prediction["metrics"].get("wrong_with_citation"))
 
 
 def _passed(prediction: dict[str, Any]) -> bool:
@@ -188,12 +268,13 @@ def _closeness(prediction: dict[str, Any]) -> tuple[float, float, float]:
 
 def _why(prediction: dict[str, Any]) -> str:
     metrics = prediction["metrics"]
+    cited = ", with a citation" if metrics.get("wrong_with_citation") else ""
     if not prediction["expected"]["answerable"]:
-        return "answered a question the articles cannot answer"
+        return "answered a question the articles cannot answer" + cited
     if metrics["abstained"]:
         return "abstained although the articles answer it"
     if not metrics["correct"]:
-        return "wrong answer" + ("" if metrics["gold_cited"] else ", no gold sentence cited")
+        return "wrong answer" + cited + ("" if metrics["gold_cited"] else ", no gold sentence cited")
     return "right answer, but no gold sentence cited"
 
 

@@ -30,7 +30,19 @@ log = logging.getLogger(__name__)
 #: Retrieval recall is reported at these depths; the deepest is how many sentences are recorded.
 RECALL_AT = (1, 3, 5, 10)
 _MARKERS = re.compile(r"\[\d+\]")
-_CITATION_FIELDS = ("doc_id", "title", "sentence_index", "sentence", "start", "end", "score")
+_CITATION_FIELDS = (
+    "doc_id",
+    "title",
+    "sentence_index",
+    "sentence",
+    "start",
+    "end",
+    "score",
+    "verdict",
+    "evidence_start",
+    "evidence_end",
+    "evidence",
+)
 
 
 class QuestionSetError(UserError):
@@ -97,10 +109,10 @@ def _checked(record: Any, where: str, seen: set[str]) -> dict[str, Any]:
 
 
 def evaluate(engine: Engine, questions: Iterable[dict[str, Any]], progress: bool = True) -> list[dict[str, Any]]:
-    """One prediction per question, in order. The model loads before the first question, so a
-    backend that is down stops the run at once."""
+    """One prediction per question, in order. The model loads, with its prompts' fixed starts, before
+    the first question, so a backend that is down stops the run at once."""
     questions = list(questions)
-    engine.llm.warm_up()
+    engine.ready_llm()
     predictions = []
     bar = tqdm(questions, desc="Evaluating", unit="question", disable=not progress)
     for expected in bar:
@@ -125,6 +137,9 @@ def predict(engine: Engine, expected: dict[str, Any]) -> dict[str, Any]:
     latency = time.perf_counter() - started
     assert answer is not None
     retrieved = engine.retrieve(expected["question"], k=max(RECALL_AT))
+    withheld = answer.withheld
+    drafted = answer if answer.answerable else withheld
+    confidence = drafted.confidence if drafted is not None else None
     prediction = {
         "id": expected["id"],
         "question": expected["question"],
@@ -132,19 +147,49 @@ def predict(engine: Engine, expected: dict[str, Any]) -> dict[str, Any]:
         "answer": answer.text,
         "answer_language": answer_language(answer.text),
         "answerable": answer.answerable,
-        "citations": [{name: getattr(c, name) for name in _CITATION_FIELDS} for c in answer.citations],
+        "citations": _citations(answer),
         "retrieved": [
             {"doc_id": h.doc_id, "sentence_index": h.sentence_index, "sentence": h.sentence} for h in retrieved
         ],
         "latency_s": round(latency, 3),
         "first_token_s": round(first if first is not None else latency, 3),
         "notes": answer.notes,
+        "confidence": confidence,
+        "signals": drafted.signals if drafted is not None else {},
+        "timings": answer.timings,
+        "verified": answer.verified,
+        "unsupported_claims": answer.unsupported_claims,
+        "withheld": None
+        if withheld is None
+        else {"answer": withheld.text, "citations": _citations(withheld), "notes": withheld.notes},
         "expected": {key: expected[key] for key in ("answerable", "answers", "gold")},
         "articles": sorted({g["doc"] for g in expected["gold"]}),
     }
     scored = {**prediction, "language": prediction["answer_language"]}
     prediction["metrics"] = question_metrics(scored, expected, RECALL_AT)
+    prediction["draft_metrics"] = _draft_metrics(prediction, withheld, expected)
     return prediction
+
+
+def _citations(answer: Answer) -> list[dict[str, Any]]:
+    return [{name: getattr(c, name) for name in _CITATION_FIELDS} for c in answer.citations]
+
+
+def _draft_metrics(prediction: dict[str, Any], withheld: Answer | None, expected: dict[str, Any]) -> dict | None:
+    """The metrics of the drafted answer: the answer itself when it was given, the withheld draft,
+    scored as though it had been shown, when the verifier refused it; None when nothing was drafted."""
+    if prediction["answerable"]:
+        return dict(prediction["metrics"])
+    if withheld is None:
+        return None
+    draft = {
+        **prediction,
+        "answer": withheld.text,
+        "answerable": True,
+        "citations": prediction["withheld"]["citations"],
+        "language": answer_language(withheld.text),
+    }
+    return question_metrics(draft, expected, RECALL_AT)
 
 
 def answer_language(text: str) -> str | None:
@@ -197,7 +242,7 @@ def run_evaluation(
             _warn_about_gold(questions, documents)
             started = time.perf_counter()
             predictions = evaluate(engine, questions, progress)
-            metrics = compute_metrics(predictions)
+            metrics = compute_metrics(predictions, engine.settings.min_confidence)
             run = {
                 "questions_file": source,
                 "corpus": _shown(Path(squad_file or corpus)),
@@ -223,6 +268,8 @@ _REPORTED_SETTINGS = (
     "prompt_sentences",
     "abstain_below",
     "min_support",
+    "min_confidence",
+    "unverified",
     "max_answer_tokens",
     "llm_threads",
     "llm_context",

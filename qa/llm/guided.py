@@ -23,7 +23,7 @@ from __future__ import annotations
 import codecs
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
@@ -102,23 +102,39 @@ class FlatSchema:
         return b", " + self.fields[position + 1].head
 
 
-def decode(model: TokenModel, prompt: list[int], schema: FlatSchema, max_tokens: int) -> Iterator[str]:
+@dataclass(slots=True)
+class Trace:
+    """How sure the model was of its reply: the probability it gave an empty array where the first
+    array value began (for the answer: no sources, the model's own "the articles don't say"), and
+    the log-probability of each token it generated for a string value."""
+
+    empty_array: float | None = None
+    string_logprobs: list[float] = field(default_factory=list)
+
+
+def decode(
+    model: TokenModel, prompt: list[int], schema: FlatSchema, max_tokens: int, trace: Trace | None = None
+) -> Iterator[str]:
     """Yield the reply as text: the skeleton as it is written and each value as the model generates it.
     Stops when the last value is closed, or after ``max_tokens`` generated tokens (the JSON is then
-    cut off, as a grammar sampler's would be)."""
+    cut off, as a grammar sampler's would be). ``trace``, when given, is filled in as it goes."""
     text = codecs.getincrementaldecoder("utf-8")(errors="replace")
     head = b"{" + schema.fields[0].head
     logits = model.prefill(prompt + model.tokenize(head))
     yield text.decode(head)
     generated = 0
-    for position, field in enumerate(schema.fields):
-        reader, tail = field.reader(), schema.tail(position)
+    for position, field_ in enumerate(schema.fields):
+        reader, tail = field_.reader(), schema.tail(position)
         last = position + 1 == len(schema.fields)
+        first_step = True
         while True:
             if generated >= max_tokens:
                 yield text.decode(b"", final=True)
                 return
             token, piece, end = _best(model, logits, reader, tail, last)
+            if trace is not None:
+                _observe(trace, model, logits, token, field_.kind, first_step)
+            first_step = False
             generated += 1
             # Each piece is passed on before the model reads it: the caller gets it a forward pass sooner.
             if end is None:
@@ -132,6 +148,17 @@ def decode(model: TokenModel, prompt: list[int], schema: FlatSchema, max_tokens:
             yield text.decode(piece + rest)
             logits = model.feed([token, *model.tokenize(rest)])
             break
+
+
+def _observe(trace: Trace, model: TokenModel, logits: np.ndarray, token: int, kind: str, first_step: bool) -> None:
+    top = float(logits.max())
+    log_total = top + float(np.log(np.exp(logits - top).sum()))
+    if kind == "string":
+        trace.string_logprobs.append(float(logits[token]) - log_total)
+    elif first_step and trace.empty_array is None:
+        # An empty array is one token (" []"): the candidates whose bytes open and close it at once.
+        empty = [int(t) for t in np.argsort(-logits)[:_FIRST_CANDIDATES] if model.piece(int(t)).strip() == b"[]"]
+        trace.empty_array = float(np.exp(logits[empty] - log_total).sum()) if empty else 0.0
 
 
 def _best(

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from qa.llm.errors import LLMUnavailableError
-from qa.llm.guided import FlatSchema, decode
+from qa.llm.guided import FlatSchema, Trace, decode
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,8 @@ class LlamaCppChat:
         self._tokens: _LlamaTokens | None = None
         self._lock = threading.Lock()
         self._prefixes: list[_Prefix] = []
+        #: The trace of the last guided reply, per thread: each thread reads its own answer's.
+        self._traces = threading.local()
         #: How often a kept prefix state replaced evaluating the prompt's start.
         self.prefix_hits = 0
 
@@ -98,11 +100,13 @@ class LlamaCppChat:
             if flat is not None and "tokenizer.chat_template" in llama.metadata:
                 if self._tokens is None:
                     self._tokens = _LlamaTokens(llama)
+                trace = self._traces.last = Trace()
                 try:
-                    yield from decode(self._tokens, self._tokens.prompt(messages), flat, max_tokens)
+                    yield from decode(self._tokens, self._tokens.prompt(messages), flat, max_tokens, trace)
                 except (ValueError, RuntimeError) as error:
                     raise LLMUnavailableError(f"llama.cpp could not answer: {error}") from error
                 return
+            self._traces.last = None
             response_format = {"type": "json_object", "schema": schema} if schema else None
             try:
                 chunks = llama.create_chat_completion(
@@ -118,6 +122,29 @@ class LlamaCppChat:
                         yield piece
             except ValueError as error:
                 raise LLMUnavailableError(f"llama.cpp could not answer: {error}") from error
+
+    def reply_trace(self) -> Trace | None:
+        """How sure the model was of the last reply streamed in this thread; None without one."""
+        return getattr(self._traces, "last", None)
+
+    def judge(self, messages: Messages, yes: str, no: str) -> float:
+        """The probability that the assistant's next reply starts with ``yes`` rather than ``no``.
+
+        ``messages`` may continue the conversation the model holds (the answer prompt, the model's
+        reply, then a question about it): only the new turn is evaluated then, not the prompt again.
+        """
+        with self._lock:
+            llama = self._load()
+            if "tokenizer.chat_template" not in llama.metadata:
+                raise LLMUnavailableError(f"{self.model_path.name} has no chat template to ask a yes/no question with")
+            if self._tokens is None:
+                self._tokens = _LlamaTokens(llama)
+            self._start_from_prefix(llama, messages)
+            try:
+                logits = self._tokens.prefill(self._tokens.continuing(messages))
+            except (ValueError, RuntimeError) as error:
+                raise LLMUnavailableError(f"llama.cpp could not answer: {error}") from error
+            return _share(logits, self._tokens.first_tokens(yes), self._tokens.first_tokens(no))
 
     def _start_from_prefix(self, llama: Any, messages: Messages) -> None:
         """Restore the kept state of this prompt's fixed start when the model holds less of it."""
@@ -156,6 +183,24 @@ class _LlamaTokens:
         result = self._format(messages=messages)
         return self._llama.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True)
 
+    def continuing(self, messages: Messages) -> list[int]:
+        """The prompt's tokens, sharing the tokens the model holds where the prompt's text begins with
+        theirs, so a conversation that goes on is not evaluated again from where its tokenization
+        would differ (guided decoding feeds a reply in other pieces than the tokenizer cuts it)."""
+        llama = self._llama
+        result = self._format(messages=messages)
+        text = result.prompt.encode("utf-8")
+        held = llama.input_ids[: llama.n_tokens].tolist()
+        held_text = llama.detokenize(held, special=True) if held else b""
+        if not held or not text.startswith(held_text):
+            return self.prompt(messages)
+        return held + llama.tokenize(text[len(held_text) :], add_bos=False, special=True)
+
+    def first_tokens(self, word: str) -> list[int]:
+        """The tokens a reply that starts with ``word`` can start with: as written and capitalised."""
+        variants = {word, word.capitalize(), word.lower()}
+        return sorted({self.tokenize(variant.encode("utf-8"))[0] for variant in variants})
+
     def prefill(self, tokens: list[int]) -> np.ndarray:
         llama = self._llama
         held = llama.longest_token_prefix(llama.input_ids[: llama.n_tokens].tolist(), tokens)
@@ -181,6 +226,14 @@ class _LlamaTokens:
             size = self._api.llama_token_to_piece(self._llama._model.vocab, token, buffer, 256, 0, False)
             piece = self._pieces[token] = buffer.raw[: max(size, 0)]
         return piece
+
+
+def _share(logits: np.ndarray, yes: list[int], no: list[int]) -> float:
+    """P(yes) / (P(yes) + P(no)) from the next token's logits."""
+    top = float(max(logits[yes].max(), logits[no].max()))
+    p_yes = float(np.exp(logits[yes] - top).sum())
+    p_no = float(np.exp(logits[no] - top).sum())
+    return p_yes / (p_yes + p_no)
 
 
 def _key(messages: Messages) -> tuple[tuple[str, str], ...]:

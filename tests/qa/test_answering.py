@@ -4,8 +4,7 @@ test_answers.py."""
 import pytest
 
 from qa.answer import Answer
-from qa.answering import Answerer, conversation
-from qa.citations import ABSTENTION
+from qa.answering import ABSTENTION, Answerer, conversation
 from qa.retrieval import SentenceHit
 from qa.settings import Settings
 
@@ -34,7 +33,10 @@ class ScriptedModel:
 
 def answerer(model, hits=(HIT,), similarity=0.9, **settings):
     return Answerer(
-        model, lambda q, k: list(hits), lambda text, offered: [similarity] * len(offered), Settings.load(**settings)
+        lambda: model,
+        lambda q, k: list(hits),
+        lambda text, offered: [similarity] * len(offered),
+        Settings.load(**settings),
     )
 
 
@@ -78,7 +80,7 @@ def test_backend_without_json_streams_plain_text():
 def test_follow_up_is_rewritten_before_retrieval():
     asked = []
     model = ScriptedModel('{"question": "Wann traf Lawrow Kim?"}', '{"answer": "Am Donnerstag.", "sources": [1]}')
-    chain = Answerer(model, lambda q, k: asked.append(q) or [HIT], lambda t, o: [0.9], Settings.load())
+    chain = Answerer(lambda: model, lambda q, k: asked.append(q) or [HIT], lambda t, o: [0.9], Settings.load())
     _, answer = run(chain, "Und wann war das?", [("Wen traf Lawrow?", "Lawrow traf Kim [1].")])
     assert asked == ["Wann traf Lawrow Kim?"] and answer.question == "Wann traf Lawrow Kim?"
     assert "Frage: Wen traf Lawrow?\nAntwort: Lawrow traf Kim." in model.calls[0][-1]["content"]

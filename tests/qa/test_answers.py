@@ -6,9 +6,12 @@ import shutil
 
 import pytest
 
-from qa.answer import Answer
-from qa.citations import ABSTENTION
-from qa.engine import Engine
+from qa.answer import Answer, Citation
+from qa.answering import ABSTENTION
+from qa.answering.judge import judge_in_conversation
+from qa.answering.prompt import answer_messages
+from qa.answering.verify import verify
+from qa.engine import Engine, open_engine
 from qa.evaluation.metrics import answer_correct, gold_cited
 from qa.settings import Settings
 from tests.conftest import SEEDS, seed_questions
@@ -46,6 +49,7 @@ def test_answers_in_the_question_language_citing_the_gold_sentence(seed_engine, 
     cited = [(c.doc_id, c.sentence) for c in answer.citations]
     assert gold_cited(cited, [(g["doc"], g["sentence"]) for g in question["gold"]]), (answer.text, cited)
     assert_verbatim(seed_engine, answer)
+    assert_evidence_inside(seed_engine, answer)
     assert_markers_match(answer)
 
 
@@ -132,8 +136,9 @@ def test_instructions_inside_an_article_are_data(seed_engine, tmp_path):
 @pytest.mark.parametrize("question_id", ["de-01", "en-01"])
 def test_guided_decoding_writes_what_the_grammar_sampler_would_with_fewer_steps(seed_engine, monkeypatch, question_id):
     from qa.answering import answer_schema
+    from qa.answering.prompt import numbered_context
     from qa.llm import llamacpp
-    from qa.prompts import numbered_context, render
+    from qa.prompts import render
 
     question = QUESTIONS[question_id]
     hits = seed_engine._retrieve_for_answer(question["question"], seed_engine.settings.prompt_sentences)
@@ -158,3 +163,102 @@ def test_guided_decoding_writes_what_the_grammar_sampler_would_with_fewer_steps(
     reply_tokens = len(llm._tokens.tokenize(guided.encode()))
     generated = steps.count(1)
     assert generated <= reply_tokens - 5, "the skeleton is evaluated with the prompt, not generated"
+
+
+# Claim verification with the real model ---------------------------------------------------------
+
+FLOWERS_QUESTION = "Wie wurde Lawrow bei seiner Ankunft in Pjöngjang begrüßt?"
+
+
+def drafted(engine: Engine, question: str, answer: str, language: str, must_hold: str):
+    """Verify ``answer`` as if the model had written it citing the retrieved sentence holding
+    ``must_hold``: the real judge in the conversation of the real prompt, and the real terms check."""
+    hits = engine._retrieve_for_answer(question, engine.settings.prompt_sentences)
+    messages, offered = answer_messages(hits, language, question)
+    number = next(n for n, hit in enumerate(offered, start=1) if must_hold in hit.sentence)
+    hit = offered[number - 1]
+    reply = json.dumps({"sources": [number], "answer": answer}, ensure_ascii=False)
+    judge = judge_in_conversation(engine.ready_llm(), messages, reply, [number], language)
+    cited = Citation(hit.doc_id, hit.title, hit.source, hit.sentence_index, hit.sentence, hit.start, hit.end, 0.9)
+    return verify(
+        answer, question, language, [cited], engine.settings.min_confidence, judges={"conversation": judge}
+    ), judge
+
+
+def test_an_invented_attribute_is_refused(seed_engine):
+    invented, _ = drafted(
+        seed_engine, FLOWERS_QUESTION, "Lawrow wurde mit einer Militärparade begrüßt.", "de", "Blumen"
+    )
+    assert not invented.stated and invented.claims[0].missing == ["Militärparade"]
+    assert invented.citations[0].verdict == "related"
+    stated, judge = drafted(seed_engine, FLOWERS_QUESTION, "Lawrow wurde mit Blumen begrüßt.", "de", "Blumen")
+    assert stated.stated and stated.citations[0].verdict == "states" and stated.citations[0].evidence == "Blumen"
+    assert judge is not None and 0.0 < judge < 1.0
+
+
+def test_a_supported_english_answer_keeps_its_citation_and_evidence_span(seed_engine):
+    question = QUESTIONS["en-27"]
+    answer = seed_engine.ask(question["question"])
+    assert answer.answerable and answer.verified and answer_correct(answer.text, question["answers"]), answer
+    gold = [g["sentence"] for g in question["gold"]]
+    (cited,) = [c for c in answer.citations if c.sentence in gold]
+    assert cited.verdict == "states" and cited.evidence and cited.evidence in cited.sentence
+    assert "Blumen" in cited.evidence
+    assert answer.confidence is not None and answer.confidence >= seed_engine.settings.min_confidence
+    assert_evidence_inside(seed_engine, answer)
+
+
+def assert_evidence_inside(engine: Engine, answer: Answer) -> None:
+    documents = engine.corpus().documents
+    for citation in answer.citations:
+        assert citation.start <= citation.evidence_start < citation.evidence_end <= citation.end, citation
+        text = documents[citation.doc_id].text
+        assert text[citation.evidence_start : citation.evidence_end] == citation.evidence
+
+
+def test_every_evidence_span_lies_inside_its_sentence(seed_engine):
+    for question_id in ["de-03", "de-22", "en-05", "en-14", "en-22", "en-28"]:
+        answer = seed_engine.ask(QUESTIONS[question_id]["question"], unverified="mark")
+        assert_evidence_inside(seed_engine, answer)
+        assert Answer.from_dict(answer.to_dict()) == answer
+
+
+def test_a_withheld_answer_keeps_its_draft_and_mark_shows_it(seed_engine, monkeypatch):
+    # A judge that never agrees: every answer's central claim counts as not stated.
+    from qa.llm.llamacpp import LlamaCppChat
+
+    monkeypatch.setattr(LlamaCppChat, "judge", lambda self, messages, yes, no: 0.01)
+    question = QUESTIONS["de-01"]["question"]
+    withheld = seed_engine.ask(question)
+    assert not withheld.answerable and withheld.citations == [] and withheld.text == ABSTENTION["de"]
+    assert withheld.withheld is not None and withheld.withheld.citations and not withheld.withheld.verified
+    assert withheld.confidence is not None and withheld.confidence < seed_engine.settings.min_confidence
+    marked = seed_engine.ask(question, unverified="mark")
+    assert marked.answerable and not marked.verified and marked.citations
+    assert marked.unsupported_claims and all(c.verdict == "related" for c in marked.citations)
+
+
+def test_every_face_keeps_the_prompt_starts_so_no_start_is_evaluated_twice(seed_engine, tmp_path):
+    class Counting:
+        """The shared model, counting the fixed prompt starts it is asked to evaluate."""
+
+        def __init__(self, model):
+            self.model, self.description, self.starts = model, model.description, []
+
+        def warm_up(self, prompts=()):
+            self.starts.extend(json.dumps(p) for p in prompts)
+            self.model.warm_up(prompts)
+
+        def __getattr__(self, name):
+            return getattr(self.model, name)
+
+    counting = Counting(seed_engine.llm)
+    engine = open_engine(index_dir=tmp_path / "index", chat_model=counting)
+    try:
+        hits = seed_engine.llm.prefix_hits
+        for question_id in ("de-08", "en-16", "de-01", "en-01"):
+            engine.ask(QUESTIONS[question_id]["question"])
+        assert len(counting.starts) == len(set(counting.starts)) == 4  # answer and rewrite, de and en, once
+        assert seed_engine.llm.prefix_hits - hits >= 3  # each change of language restored its kept start
+    finally:
+        engine.close()

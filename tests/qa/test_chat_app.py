@@ -4,6 +4,7 @@ called through ``gradio_client`` as a program or a second browser tab would."""
 from __future__ import annotations
 
 import html
+import re
 import shutil
 import socket
 import threading
@@ -57,6 +58,11 @@ def gold(question_id: str) -> str:
     return QUESTIONS[question_id]["gold"][0]["sentence"]
 
 
+def plain(page_html: str) -> str:
+    """The HTML without the evidence highlights inside cited sentences, to look for a whole sentence."""
+    return re.sub(r'<mark class="qa-evidence">(.*?)</mark>', r"\1", page_html)
+
+
 def gold_cited(question_id: str, details: dict) -> bool:
     accepted = {g["sentence"] for g in QUESTIONS[question_id]["gold"]}
     return bool(accepted & {c["sentence"] for c in details["citations"]})
@@ -72,9 +78,10 @@ def test_chat_endpoint_streams_the_answer_and_cites_the_sentence(seed_chat):
     assert gold("de-01") in [c["sentence"] for c in details["citations"]]
     assert "Amir-Abdollahian" in details["text"]
     last = messages[-1]["content"][0]["text"]
-    assert html.escape(gold("de-01")) in last and 'class="qa-citations"' in last and "#qa-cite-0-1" in last
+    assert html.escape(gold("de-01")) in plain(last) and 'class="qa-citations"' in last and "#qa-cite-0-1" in last
     assert '<mark class="qa-cited" id="qa-cited">' in source
-    assert html.escape(details["citations"][0]["sentence"]) in source.split('id="qa-cited">')[1]
+    assert html.escape(details["citations"][0]["sentence"]) in plain(source).split('id="qa-cited">')[1]
+    assert "qa-translate" not in source  # a German answer's sentence needs no translation
 
 
 def test_follow_up_uses_this_sessions_conversation(seed_chat):
@@ -120,7 +127,23 @@ def test_four_sessions_at_once_each_get_their_own_cited_answer(seed_chat):
         assert html.escape(QUESTIONS[question_id]["question"]) in messages[0]["content"][0]["text"]
         assert details["question"] == QUESTIONS[question_id]["question"]
         assert gold_cited(question_id, details), (question_id, details["text"], details["citations"])
-        assert html.escape(details["citations"][0]["sentence"]) in source
+        assert html.escape(details["citations"][0]["sentence"]) in plain(source)
+
+
+def test_translate_shows_a_labelled_machine_translation_of_the_cited_sentence(seed_chat):
+    client = Client(seed_chat, verbose=False)
+    _, (*_rest, source, details) = ask(client, QUESTIONS["en-16"]["question"])
+    assert details["language"] == "en" and details["citations"], details
+    assert "Show an English machine translation" in source
+    sentence = html.escape(details["citations"][0]["sentence"])
+    panel = client.predict(api_name="/translate")
+    assert "Machine translation (by the language model) — the German original above is the citation." in panel
+    assert "qa-translate" not in panel and "Traceback" not in panel
+    german, translated = plain(panel).split('<div class="qa-translation">', 1)
+    assert sentence in german  # the German original stays shown, and stays the citation
+    english = translated.split('<blockquote lang="en">', 1)[1].split("</blockquote>", 1)[0]
+    assert english.strip() and english != sentence
+    assert client.predict(api_name="/translate") == panel  # from this session's cache
 
 
 FESTIVAL = """Kürbisfest in Oberwiesental zieht Rekordzahl an

@@ -114,10 +114,22 @@ def test_ask_in_german_and_english_and_open_the_citations(page):
     assert accepted & {quote.split(": ", 1)[1].strip("„“ ") for quote in quotes.all_inner_texts()}
     assert _cited_is_in_view(page)
 
+    # The English reader may ask for a machine translation; the German original stays shown above it.
+    translation = page.locator("#qa-source-panel .qa-translation")
+    expect(translation).to_have_count(0)
+    page.get_by_role("button", name="Show an English machine translation").click()
+    expect(translation).to_contain_text("Machine translation (by the language model)", timeout=ANSWER_TIMEOUT_MS)
+    expect(translation.locator("blockquote")).not_to_be_empty()
+    expect(page.locator("#qa-source-panel .qa-original blockquote[lang=de]")).to_have_text(cited.inner_text())
+
     if quotes.count() > 1:  # step through the answer's citations
         page.click("#qa-next")
         expect(page.locator("#qa-source-panel .qa-source-position")).to_contain_text("Citation 2 of")
         expect(cited).to_have_text(quotes.nth(1).inner_text().split(": ", 1)[1].strip("„“ "))
+        expect(translation).to_have_count(0)  # that translation was of the other sentence
+        expect(page.locator("#qa-source-panel button.qa-translate")).to_be_visible()
+        page.click("#qa-previous")
+        expect(translation).to_contain_text("Machine translation", timeout=10_000)  # kept, not asked again
 
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "chat-browser.png"

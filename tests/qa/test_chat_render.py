@@ -2,13 +2,24 @@
 test_chat_app.py and test_chat_browser.py with the real engine)."""
 
 import re
+from dataclasses import replace
+from types import SimpleNamespace
 
 from index.documents import Document
+from index.errors import UserError
 from qa.answer import Answer, Citation
 from qa.chat import render
+from qa.chat.app import ChatPage
 from qa.chat.session import ChatSession, Turn
+from qa.llm import LLMUnavailableError
 
-TEXT = "Erster Satz hier. Der Minister <b>sprach</b> mit Kim. Dritter Satz & Schluss."
+TEXT = (
+    "Erster Satz hier. Der Minister <b>sprach</b> mit Kim. Dritter Satz & Schluss. "
+    "Vier <b>Minister</b> & Kim trafen sich am Montag."
+)
+MEETING = "Vier <b>Minister</b> & Kim trafen sich am Montag."
+MEETING_HTML = "Vier &lt;b&gt;Minister&lt;/b&gt; &amp; Kim trafen sich am Montag."
+EVIDENCE_HTML = 'Vier <mark class="qa-evidence">&lt;b&gt;Minister&lt;/b&gt; &amp; Kim</mark> trafen sich am Montag.'
 
 
 def _citation(sentence: str, **changes) -> Citation:
@@ -19,6 +30,12 @@ def _citation(sentence: str, **changes) -> Citation:
     )
     values.update(changes)
     return Citation(**values)
+
+
+def _with_evidence(sentence: str, words: str, **changes) -> Citation:
+    """A citation of ``sentence`` whose evidence is ``words``, at their offsets in the document."""
+    start = TEXT.index(sentence) + sentence.index(words)
+    return _citation(sentence, evidence_start=start, evidence_end=start + len(words), **changes)
 
 
 def _document() -> Document:
@@ -116,3 +133,182 @@ def test_session_history_messages_and_stepping():
     assert session.select(0, 1) and session.selected == (0, 1)
     assert session.step(1) and session.selected == (0, 0)
     assert session.step(-1) and session.selected == (0, 1)
+
+
+# Verdicts and evidence ---------------------------------------------------------------------------------
+
+
+def test_evidence_span_is_marked_inside_the_quoted_sentence_and_everything_stays_escaped():
+    citation = _with_evidence(MEETING, "<b>Minister</b> & Kim", verdict="states")
+    assert citation.evidence == "<b>Minister</b> & Kim"
+    answer = _answer("en", citations=[citation])
+    message = render.answer_message(answer, turn=0)
+    assert f"„{EVIDENCE_HTML}“" in message
+    panel = render.source_panel(answer, 0, _document())
+    assert f'<mark class="qa-cited" id="qa-cited">{EVIDENCE_HTML}</mark>' in panel
+    assert f'<blockquote lang="de">{EVIDENCE_HTML}</blockquote>' in panel  # the German original, too
+    assert message.count("qa-evidence") == 1 and panel.count("qa-evidence") == 2  # quote; original and article
+    assert "<b>" not in message and "<b>" not in panel
+
+
+def test_evidence_is_marked_in_the_sentence_of_a_removed_article_too():
+    answer = _answer(citations=[_with_evidence(MEETING, "am Montag")])
+    panel = render.source_panel(answer, 0, None)
+    assert '<mark class="qa-evidence">am Montag</mark>.</mark>' in panel
+
+
+def test_evidence_offsets_outside_the_sentence_or_missing_are_ignored():
+    start = TEXT.index(MEETING)
+    end = start + len(MEETING)
+    for evidence_start, evidence_end in [
+        (start - 5, start + 4),  # begins in the sentence before
+        (end - 3, end + 2),  # runs past the sentence
+        (start + 8, start + 4),  # backwards
+        (start + 4, start + 4),  # empty
+        (start + 4, start + 5),  # only a space
+        (None, start + 4),
+        (start + 4, None),
+    ]:
+        citation = _citation(MEETING, evidence_start=evidence_start, evidence_end=evidence_end)
+        answer = _answer("en", citations=[citation])
+        message = render.answer_message(answer, turn=0)
+        panel = render.source_panel(answer, 0, _document())
+        for html in (message, panel):
+            assert "qa-evidence" not in html, (evidence_start, evidence_end)
+        assert f"„{MEETING_HTML}“" in message
+        assert f'<mark class="qa-cited" id="qa-cited">{MEETING_HTML}</mark>' in panel
+
+
+def test_evidence_of_a_citation_whose_offsets_disagree_with_its_sentence_is_ignored():
+    """A sentence shorter than its offsets say: the evidence would fall outside the text shown."""
+    start = TEXT.index(MEETING)
+    citation = replace(_citation(MEETING, evidence_start=start + 12, evidence_end=start + 20), sentence=MEETING[:10])
+    assert "qa-evidence" not in render.answer_message(_answer(citations=[citation]), 0)
+
+
+def test_only_a_related_citation_gets_the_badge_in_the_answers_language():
+    related = _citation("Erster Satz hier.", sentence_index=0, verdict="related")
+    states = _citation(MEETING, verdict="states")
+    badges = {"en": "only related: does not state the answer", "de": "nur verwandt: nennt die Antwort nicht"}
+    for language, badge in badges.items():
+        answer = _answer(language, citations=[states, related])
+        message = render.answer_message(answer, turn=0)
+        assert message.count(badge) == 1
+        assert message.index(badge) > message.index("#qa-cite-0-2")  # on citation [2], the related one
+        assert re.search(r'class="qa-verdict qa-related" title="[^"]+"', message)
+        assert 'class="qa-verdict qa-states" title="' in message
+        assert badge in render.source_panel(answer, 1, _document())
+        assert badge not in render.source_panel(answer, 0, _document())
+    unknown = _answer(citations=[_citation(MEETING, verdict="unchecked")])
+    assert "qa-verdict" not in render.answer_message(unknown, 0)
+
+
+def test_an_unverified_answer_is_marked_and_lists_the_claims_no_sentence_states():
+    claims = ["Er kam am <Montag> & blieb."]
+    heads = {"en": "Unverified: no cited sentence states this", "de": "Nicht belegt: kein zitierter Satz nennt das"}
+    for language, head in heads.items():
+        message = render.answer_message(_answer(language, verified=False, unsupported_claims=claims), turn=0)
+        assert message.startswith('<div class="qa-unverified"') and head in message
+        assert "<li>Er kam am &lt;Montag&gt; &amp; blieb.</li>" in message
+        assert "qa-citations" in message  # its sources are still listed
+    verified = render.answer_message(_answer("en"), turn=0)
+    assert "qa-unverified" not in verified and "Unverified" not in verified and "qa-claims" not in verified
+
+
+def test_an_abstention_says_a_draft_was_withheld_without_showing_it():
+    draft = _answer("en", text="He met <Putin> in secret [1].")
+    abstention = Answer(text="The articles don't say.", language="en", answerable=False, withheld=draft)
+    message = render.answer_message(abstention, turn=0)
+    assert "qa-abstain" in message and "drafted but withheld" in message
+    assert "Putin" not in message and "secret" not in message
+    german = Answer(text="Dazu steht nichts in den Artikeln.", language="de", answerable=False, withheld=draft)
+    assert "zurückgehalten" in render.answer_message(german, 0)
+    assert "withheld" not in render.answer_message(Answer(text="x", language="en", answerable=False), 0)
+
+
+# Machine translation in the source panel -----------------------------------------------------------------
+
+
+def test_the_translate_button_is_offered_for_english_answers_only():
+    assert "Show an English machine translation" in render.source_panel(_answer("en"), 0, _document())
+    assert 'class="qa-translate"' not in render.source_panel(_answer("de"), 0, _document())
+
+
+def test_a_translation_is_shown_labelled_under_the_german_original():
+    panel = render.source_panel(_answer("en"), 0, _document(), translation="The minister <b>spoke</b> & Kim.")
+    label = "Machine translation (by the language model) — the German original above is the citation."
+    assert label in panel
+    assert '<blockquote lang="en">The minister &lt;b&gt;spoke&lt;/b&gt; &amp; Kim.</blockquote>' in panel
+    assert panel.index('<blockquote lang="de">') < panel.index(label)
+    assert 'class="qa-translate"' not in panel
+    problem = render.source_panel(_answer("en"), 0, _document(), translation_problem="The LLM <x> is down.")
+    assert 'role="alert">The LLM &lt;x&gt; is down.</div>' in problem and 'class="qa-translate"' not in problem
+
+
+class TranslatingEngine:
+    """The two things the page asks an engine for here: the article, and a translation."""
+
+    def __init__(self, *outcomes: str | Exception):
+        self.outcomes = list(outcomes)
+        self.asked: list[tuple[str, str]] = []
+
+    def corpus(self) -> SimpleNamespace:
+        return SimpleNamespace(documents={"doc": _document()})
+
+    def translate(self, text: str, language: str = "en") -> str:
+        self.asked.append((text, language))
+        outcome = self.outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+
+def _page_with_answer(engine: TranslatingEngine, language: str = "en") -> tuple[ChatPage, ChatSession]:
+    session = ChatSession()
+    session.turns.append(Turn("Who spoke with Kim?", answer=_answer(language)))
+    assert session.select(0, 0)
+    return ChatPage(engine, library=SimpleNamespace()), session
+
+
+def test_translate_asks_once_per_sentence_and_stepping_away_drops_the_display():
+    engine = TranslatingEngine("The minister spoke with Kim.")
+    page, session = _page_with_answer(engine)
+    returned, panel = page.translate(session)
+    assert returned is session and "Machine translation (by the language model)" in panel
+    assert "The minister spoke with Kim." in panel
+    assert engine.asked == [("Der Minister <b>sprach</b> mit Kim.", "en")]
+    _, _picker, other = page.step(session, 1)
+    assert "Machine translation" not in other and 'class="qa-translate"' in other
+    _, _picker, again = page.step(session, -1)
+    assert "The minister spoke with Kim." in again  # from the session's cache
+    page.translate(session)
+    assert len(engine.asked) == 1
+    assert ChatSession().translations == {}  # each visitor has their own
+
+
+def test_translation_problems_are_one_sentence_in_the_panel():
+    engine = TranslatingEngine(
+        LLMUnavailableError("the LLM server at http://127.0.0.1:9/v1 cannot be reached; start it"),
+        UserError("machine translation is offered into English (en) only"),
+        RuntimeError("boom"),
+        "It worked.",
+    )
+    page, session = _page_with_answer(engine)
+    _, panel = page.translate(session)
+    assert "No machine translation now: the LLM server at http://127.0.0.1:9/v1 cannot be reached; start it." in panel
+    _, panel = page.translate(session)
+    assert "offered into English (en) only." in panel
+    _, panel = page.translate(session)
+    assert "The machine translation failed" in panel and "boom" not in panel and "Traceback" not in panel
+    assert session.translations == {}  # nothing cached from a failure: the next click asks again
+    _, panel = page.translate(session)
+    assert "It worked." in panel and len(engine.asked) == 4
+
+
+def test_translate_leaves_a_german_answer_and_an_empty_panel_alone():
+    engine = TranslatingEngine()
+    page, session = _page_with_answer(engine, "de")
+    _, panel = page.translate(session)
+    assert "Machine translation" not in panel and engine.asked == []
+    _, panel = page.translate(ChatSession())
+    assert panel == render.empty_source()

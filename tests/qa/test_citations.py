@@ -1,6 +1,7 @@
 import pytest
 
-from qa.citations import check, is_abstention, parse_reply
+from qa.answering.citations import check, is_abstention
+from qa.answering.generate import parse_reply
 from qa.retrieval import SentenceHit
 
 TEXT = (

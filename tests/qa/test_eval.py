@@ -25,8 +25,27 @@ PREDICTION_KEYS = {
     "expected",
     "articles",
     "metrics",
+    "confidence",
+    "signals",
+    "timings",
+    "verified",
+    "unsupported_claims",
+    "withheld",
+    "draft_metrics",
 }
-CITATION_KEYS = {"doc_id", "title", "sentence_index", "sentence", "start", "end", "score"}
+CITATION_KEYS = {
+    "doc_id",
+    "title",
+    "sentence_index",
+    "sentence",
+    "start",
+    "end",
+    "score",
+    "verdict",
+    "evidence_start",
+    "evidence_end",
+    "evidence",
+}
 QUESTION_METRICS = {
     "correct",
     "token_f1",
@@ -39,6 +58,9 @@ QUESTION_METRICS = {
     "abstention_correct",
     "false_abstention",
     "language_match",
+    "answered",
+    "wrong_with_citation",
+    "answered_right",
     "retrieval_recall@1",
     "retrieval_recall@3",
     "retrieval_recall@5",
@@ -76,6 +98,10 @@ def test_eval_limit_10_on_the_seeds_writes_complete_well_formed_results(tmp_path
         for citation in prediction["citations"]:
             assert set(citation) == CITATION_KEYS
             assert texts[citation["doc_id"]][citation["start"] : citation["end"]] == citation["sentence"]
+            assert citation["verdict"] in ("states", "related")
+            start, end = citation["evidence_start"], citation["evidence_end"]
+            assert citation["start"] <= start < end <= citation["end"]
+            assert texts[citation["doc_id"]][start:end] == citation["evidence"]
     # The first ten are German questions the articles answer; the real model gets most of them.
     passed = [p["id"] for p in predictions if p["metrics"]["correct_and_gold_cited"]]
     assert len(passed) >= 7, predictions
@@ -89,9 +115,12 @@ def test_eval_limit_10_on_the_seeds_writes_complete_well_formed_results(tmp_path
     assert metrics["run"]["model"] == "embedded qwen2.5-coder-1.5b-instruct-q4_k_m (llama.cpp)"
     assert metrics["run"]["command"] == f"qa eval --limit 10 --out {out}"
     assert overall["latency_p50"] > 0 and overall["retrieval_recall@10"] >= overall["retrieval_recall@1"]
+    wrong = [p["id"] for p in predictions if p["metrics"]["wrong_with_citation"]]
+    assert overall["wrong_with_citation"] == pytest.approx(len(wrong) / 10, abs=1e-4)
+    assert "Wrong with citation" in result.stdout and metrics["risk_coverage"]["all"]
 
     report = (out / "report.md").read_text()
-    for heading in ("## Figures", "## By article", "## Worst failures", "## Settings"):
+    for heading in ("## Figures", "## Risk and coverage", "## By article", "## Worst failures", "## Settings"):
         assert heading in report
     assert "](chart.png)" in report and "qwen2.5-coder-1.5b" in report
     width, height = png_size(out / "chart.png")

@@ -11,6 +11,7 @@ from qa.evaluation.metrics import (
     percentile,
     question_metrics,
     retrieval_hit,
+    risk_coverage,
     summarise,
     token_f1,
 )
@@ -192,7 +193,7 @@ def test_retrieval_hit_rejects_non_positive_k():
 
 KEYS = (
     "correct token_f1 gold_cited correct_and_gold_cited citation_precision cited_doc_precision cited_doc_recall "
-    "abstained abstention_correct false_abstention language_match "
+    "abstained abstention_correct false_abstention language_match answered wrong_with_citation answered_right "
     "retrieval_recall@1 retrieval_recall@3 retrieval_recall@5 retrieval_recall@10"
 ).split()
 
@@ -213,6 +214,9 @@ def test_correct_answer_citing_gold():
         "abstention_correct": None,
         "false_abstention": False,
         "language_match": True,
+        "answered": True,
+        "wrong_with_citation": False,
+        "answered_right": True,
         "retrieval_recall@1": False,
         "retrieval_recall@3": True,
         "retrieval_recall@5": True,
@@ -232,6 +236,10 @@ def test_correct_answer_citing_another_sentence():
     assert metrics["cited_doc_recall"] == 1.0
     assert metrics["language_match"] is False
     assert metrics["retrieval_recall@10"] is False
+    # Right, but the citation does not show where it comes from: not a wrong cited answer, not precise either.
+    assert metrics["answered"] is True
+    assert metrics["wrong_with_citation"] is False
+    assert metrics["answered_right"] is False
 
 
 def test_abstaining_on_an_answerable_question():
@@ -249,6 +257,9 @@ def test_abstaining_on_an_answerable_question():
         "abstention_correct": None,
         "false_abstention": True,
         "language_match": True,
+        "answered": False,
+        "wrong_with_citation": False,
+        "answered_right": None,
         "retrieval_recall@1": False,
         "retrieval_recall@3": True,
         "retrieval_recall@5": True,
@@ -258,7 +269,12 @@ def test_abstaining_on_an_answerable_question():
 
 def test_abstaining_on_an_unanswerable_question():
     metrics = question_metrics(prediction("Dazu steht nichts.", answerable=False), expected(answerable=False))
-    assert metrics == dict.fromkeys(KEYS) | {"abstained": True, "abstention_correct": True, "language_match": True}
+    assert metrics == dict.fromkeys(KEYS) | {
+        "abstained": True,
+        "abstention_correct": True,
+        "language_match": True,
+        "wrong_with_citation": False,
+    }
 
 
 def test_answering_an_unanswerable_question():
@@ -270,6 +286,8 @@ def test_answering_an_unanswerable_question():
         "abstained": False,
         "abstention_correct": False,
         "language_match": True,
+        "wrong_with_citation": True,
+        "answered_right": False,
     }
 
 
@@ -281,6 +299,8 @@ def test_missing_and_none_prediction_fields():
         "abstained": False,
         "false_abstention": False,
         "language_match": None,
+        "answered": True,
+        "answered_right": False,
         "retrieval_recall@2": False,
     }
 
@@ -306,13 +326,16 @@ def metrics(**values) -> dict:
 # cited_doc_precision, cited_doc_recall, abstained, abstention_correct, false_abstention, language_match, then
 # retrieval recall at 1 and 3.
 ROW_KEYS = [*KEYS[:11], "retrieval_recall@1", "retrieval_recall@3"]
+TRUST_KEYS = ["answered", "wrong_with_citation", "answered_right"]
 ANSWERED = dict(
     zip(ROW_KEYS, [True, 1.0, True, True, 1.0, 1.0, 1.0, False, None, False, True, True, True], strict=True)
-)
+) | dict(zip(TRUST_KEYS, [True, False, True], strict=True))
 ABSTAINED = dict(
     zip(ROW_KEYS, [False, 0.0, False, False, None, None, 0.0, True, None, True, False, False, True], strict=True)
+) | dict(zip(TRUST_KEYS, [False, False, None], strict=True))
+UNANSWERABLE = dict(zip(ROW_KEYS, [None] * 7 + [True, True, None, True, None, None], strict=True)) | dict(
+    zip(TRUST_KEYS, [None, False, None], strict=True)
 )
-UNANSWERABLE = dict(zip(ROW_KEYS, [None] * 7 + [True, True, None, True, None, None], strict=True))
 ROWS = [
     {"language": "de", "articles": ["a"], "metrics": ANSWERED, "latency_s": 2.0, "first_token_s": 0.5},
     {"language": "en", "articles": ["a", "b"], "metrics": ABSTAINED, "latency_s": 4.0, "first_token_s": 1.0},
@@ -320,6 +343,7 @@ ROWS = [
 ]
 SUMMARY_KEYS = (
     "questions answerable unanswerable accuracy token_f1 gold_sentence_recall correct_and_gold_cited "
+    "wrong_with_citation answered_precision coverage "
     "citation_precision cited_doc_precision cited_doc_recall abstention_accuracy false_abstention_rate "
     "language_match retrieval_recall@1 retrieval_recall@3 latency_p50 latency_p95 first_token_p50 first_token_p95"
 ).split()
@@ -336,6 +360,9 @@ def test_summarise_averages_only_applicable_values():
         "token_f1": 0.5,
         "gold_sentence_recall": 0.5,
         "correct_and_gold_cited": 0.5,
+        "wrong_with_citation": 0.0,
+        "answered_precision": 1.0,
+        "coverage": 0.5,
         "citation_precision": 1.0,
         "cited_doc_precision": 1.0,
         "cited_doc_recall": 0.5,
@@ -353,7 +380,7 @@ def test_summarise_averages_only_applicable_values():
 
 def test_summarise_of_an_empty_group():
     summary = summarise([])
-    assert summary == dict.fromkeys(SUMMARY_KEYS[3:13] + SUMMARY_KEYS[15:]) | {
+    assert summary == dict.fromkeys(SUMMARY_KEYS[3:16] + SUMMARY_KEYS[18:]) | {
         "questions": 0,
         "answerable": 0,
         "unanswerable": 0,
@@ -389,7 +416,7 @@ def test_summarise_orders_retrieval_cut_offs_numerically():
 
 def test_compute_metrics_groups_by_language_and_article():
     result = compute_metrics(ROWS)
-    assert list(result) == ["overall", "by_language", "by_article"]
+    assert list(result) == ["overall", "by_language", "by_article", "risk_coverage"]
     assert result["overall"] == summarise(ROWS)
     assert list(result["by_language"]) == ["de", "en"]
     assert result["by_language"]["de"] == summarise(ROWS[:1])
@@ -400,6 +427,13 @@ def test_compute_metrics_groups_by_language_and_article():
     assert result["by_article"]["b"]["false_abstention_rate"] == 1.0
     assert result["by_article"]["(no article)"]["unanswerable"] == 1
     assert result["by_article"]["(no article)"]["accuracy"] is None
+    # Rows from before the verifier have no drafts: nothing is kept at the only threshold.
+    nothing_kept = {"threshold": 0.0, "wrong_with_citation": 0.0, "answered_precision": None, "answered": 0}
+    assert result["risk_coverage"] == {
+        "all": [nothing_kept | {"coverage": 0.0}],
+        "de": [nothing_kept | {"coverage": 0.0}],
+        "en": [nothing_kept | {"coverage": 0.0}],
+    }
 
 
 def test_compute_metrics_counts_a_repeated_article_once_and_names_missing_language():
@@ -410,7 +444,13 @@ def test_compute_metrics_counts_a_repeated_article_once_and_names_missing_langua
 
 
 def test_compute_metrics_of_no_rows():
-    assert compute_metrics([]) == {"overall": summarise([]), "by_language": {}, "by_article": {}}
+    empty = {"threshold": 0.0, "coverage": None, "wrong_with_citation": None, "answered_precision": None}
+    assert compute_metrics([]) == {
+        "overall": summarise([]),
+        "by_language": {},
+        "by_article": {},
+        "risk_coverage": {"all": [empty | {"answered": 0}]},
+    }
 
 
 def test_question_metrics_feed_compute_metrics():
@@ -430,3 +470,173 @@ def test_question_metrics_feed_compute_metrics():
     assert overall["retrieval_recall@1"] == 0.0
     assert overall["retrieval_recall@3"] == 1.0
     assert overall["latency_p50"] == 2.0
+
+
+# trust: wrong with citation, answered precision, coverage
+
+
+@pytest.mark.parametrize(
+    ("predicted", "answerable", "trust"),
+    [
+        (prediction("1000 [1]", citations=[sentence(GOLD, 2)]), True, (True, False, True)),
+        (prediction("2000 [1]", citations=[sentence(GOLD, 2)]), True, (True, True, False)),
+        (prediction("2000"), True, (True, False, False)),
+        (prediction("Dazu steht nichts.", answerable=False), True, (False, False, None)),
+        (prediction("2000 [1]", citations=[sentence(OTHER, 1)]), False, (None, True, False)),
+        (prediction("2000"), False, (None, False, False)),
+        (prediction("Dazu steht nichts.", answerable=False), False, (None, False, None)),
+    ],
+    ids=[
+        "right-cited",
+        "wrong-cited",
+        "wrong-uncited",
+        "abstained",
+        "unanswerable-cited",
+        "unanswerable-uncited",
+        "unanswerable-abstained",
+    ],
+)
+def test_answered_wrong_with_citation_and_answered_right_per_question(predicted, answerable, trust):
+    metrics = question_metrics(predicted, expected(answerable))
+    assert (metrics["answered"], metrics["wrong_with_citation"], metrics["answered_right"]) == trust
+
+
+def test_a_prediction_without_the_answerable_flag_answered_and_its_citations_count():
+    predicted = {"answer": "2000", "citations": [sentence(GOLD, 2)]}
+    metrics = question_metrics(predicted, expected())
+    assert (metrics["answered"], metrics["wrong_with_citation"], metrics["answered_right"]) == (True, True, False)
+
+
+def trust_rows() -> list[dict]:
+    """Four questions: right and gold-cited, wrong but cited, abstained, unanswerable yet answered with a citation."""
+    cases = [
+        ("de", prediction("1.000 [1]", citations=[sentence(GOLD, 2)]), expected()),
+        ("de", prediction("2.000 [1]", citations=[sentence(GOLD, 2)]), expected()),
+        ("en", prediction("Nothing on that.", answerable=False, language="en"), expected(language="en")),
+        ("en", prediction("1000 [1]", citations=[sentence(GOLD, 2)]), expected(False, "en")),
+    ]
+    return [
+        {"language": language, "articles": ["a"], "metrics": question_metrics(p, e), "latency_s": 1.0}
+        for language, p, e in cases
+    ]
+
+
+def test_trust_figures_overall_and_by_language():
+    result = compute_metrics(trust_rows())
+    overall, german, english = result["overall"], result["by_language"]["de"], result["by_language"]["en"]
+    # 2 of all 4 are wrong with a citation; 1 of the 3 answered is right; 2 of the 3 answerable were answered.
+    assert (overall["wrong_with_citation"], overall["answered_precision"], overall["coverage"]) == (
+        0.5,
+        0.3333,
+        0.6667,
+    )
+    assert (german["wrong_with_citation"], german["answered_precision"], german["coverage"]) == (0.5, 0.5, 1.0)
+    assert (english["wrong_with_citation"], english["answered_precision"], english["coverage"]) == (0.5, 0.0, 0.0)
+
+
+def test_trust_figures_of_old_rows_without_them_are_none():
+    summary = summarise([{"language": "de", "metrics": {"correct": True}, "latency_s": 1.0}])
+    assert summary["wrong_with_citation"] is None
+    assert summary["answered_precision"] is None
+    assert summary["coverage"] is None
+
+
+# risk_coverage
+
+WITHHELD_NOTE = "Dazu steht nichts in den Artikeln."
+
+
+def scored_row(
+    final: dict, draft: dict | None, confidence: float | None, answerable: bool = True, language: str = "de"
+) -> dict:
+    question = expected(answerable, language)
+    return {
+        "language": language,
+        "confidence": confidence,
+        "metrics": question_metrics(final, question),
+        "draft_metrics": None if draft is None else question_metrics(draft, question),
+    }
+
+
+def risk_rows() -> list[dict]:
+    right = prediction("1.000 [1]", citations=[sentence(GOLD, 2)])
+    wrong = prediction("2.000 [1]", citations=[sentence(GOLD, 2)])
+    made_up = prediction("Kim [1]", citations=[sentence(OTHER, 1)], language="en")
+    withheld = prediction(WITHHELD_NOTE, answerable=False)
+    return [
+        scored_row(right, right, 0.9),  # shown, right
+        scored_row(wrong, wrong, 0.6),  # shown, wrong with a citation
+        scored_row(withheld, wrong, 0.3),  # withheld draft, wrong with a citation
+        scored_row(withheld, made_up, 0.2, answerable=False, language="en"),  # withheld, answers the unanswerable
+        scored_row(withheld, None, None),  # retrieval found nothing: no draft
+        scored_row(withheld, None, None, answerable=False, language="en"),  # the model said the articles don't say
+    ]
+
+
+def point(threshold, coverage, wrong, precision, answered) -> dict:
+    return {
+        "threshold": threshold,
+        "coverage": coverage,
+        "wrong_with_citation": wrong,
+        "answered_precision": precision,
+        "answered": answered,
+    }
+
+
+def test_risk_coverage_raising_the_threshold_lowers_coverage_and_risk():
+    # 6 questions, 4 answerable; drafts at 0.9 (right), 0.6 and 0.3 (wrong, cited), 0.2 (unanswerable, cited).
+    assert risk_coverage(risk_rows(), operating=0.5) == [
+        point(0.0, 0.75, 0.5, 0.25, 4),
+        point(0.2, 0.75, 0.5, 0.25, 4),
+        point(0.3, 0.75, 0.3333, 0.3333, 3),
+        point(0.5, 0.5, 0.1667, 0.5, 2),
+        point(0.6, 0.5, 0.1667, 0.5, 2),
+        point(0.9, 0.25, 0.0, 1.0, 1),
+        point(0.91, 0.0, 0.0, None, 0),
+    ]
+
+
+def test_risk_coverage_at_the_operating_threshold_matches_the_final_answers():
+    rows = risk_rows()
+    final = summarise(rows)
+    at_operating = risk_coverage(rows, thresholds=[0.5])
+    assert at_operating == [point(0.5, final["coverage"], final["wrong_with_citation"], 0.5, 2)]
+    assert final["answered_precision"] == 0.5
+
+
+def test_risk_coverage_keeps_unscored_drafts_and_never_rows_without_a_draft():
+    answered = prediction("1.000 [1]", citations=[sentence(GOLD, 2)])
+    old = {"language": "de", "metrics": question_metrics(answered, expected())}  # a row from before the verifier
+    unscored = scored_row(answered, answered, None)
+    assert risk_coverage([unscored, old]) == [point(0.0, 0.5, 0.0, 1.0, 1)]
+    assert [p["answered"] for p in risk_coverage([unscored, old], thresholds=[1.0, 0.0, 0.5])] == [1, 1, 1]
+    assert [p["threshold"] for p in risk_coverage([unscored, old], thresholds=[1.0, 0.0, 0.5])] == [0.0, 0.5, 1.0]
+
+
+def test_risk_coverage_of_many_scores_keeps_quantiles_and_the_operating_threshold():
+    answered = prediction("1.000 [1]", citations=[sentence(GOLD, 2)])
+    rows = [scored_row(answered, answered, i / 200) for i in range(200)]
+    points = risk_coverage(rows, operating=0.5055)
+    thresholds = [p["threshold"] for p in points]
+    assert thresholds == sorted(thresholds)
+    assert 50 <= len(points) <= 53
+    assert {0.0, 0.5055, 0.995} <= set(thresholds)
+    assert thresholds[-1] > 0.995
+    assert points[0]["answered"] == 200 and points[-1]["answered"] == 0
+    assert next(p for p in points if p["threshold"] == 0.5055)["answered"] == 98  # 0.51 … 0.995
+    assert [p["coverage"] for p in points] == sorted((p["coverage"] for p in points), reverse=True)
+
+
+def test_compute_metrics_has_a_risk_coverage_curve_per_question_language():
+    rows = risk_rows()
+    curves = compute_metrics(rows, operating_threshold=0.5)["risk_coverage"]
+    assert list(curves) == ["all", "de", "en"]
+    assert curves["all"] == risk_coverage(rows, operating=0.5)
+    # English: one unanswerable question with a withheld draft at 0.2, one without a draft.
+    assert curves["en"] == [
+        point(0.0, None, 0.5, 0.0, 1),
+        point(0.2, None, 0.5, 0.0, 1),
+        point(0.21, None, 0.0, None, 0),
+        point(0.5, None, 0.0, None, 0),
+    ]
+    assert [p["threshold"] for p in curves["de"]] == [0.0, 0.3, 0.5, 0.6, 0.9, 0.91]

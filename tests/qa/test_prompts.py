@@ -1,6 +1,7 @@
 import pytest
 
-from qa.prompts import PROMPTS, load_prompt, numbered_context, render
+from qa.answering.prompt import numbered_context
+from qa.prompts import PROMPTS, load_prompt, render
 from qa.retrieval import SentenceHit
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from qa.support import lacks_asked_quantity, missing_terms, names, numbers, restates
+from qa.answering.support import lacks_asked_quantity, missing_terms, names, numbers, restates
 
 
 def test_number_formats_are_one_number():

@@ -14,6 +14,23 @@
     },
     true,
   );
+  // The source panel's "Show an English machine translation" button is part of the panel's HTML; it
+  // presses the page's hidden translate button, whose event asks the server (and is its API).
+  document.addEventListener(
+    "click",
+    (event) => {
+      const button = event.target.closest && event.target.closest("#qa-source-panel button.qa-translate");
+      if (!button) return;
+      event.preventDefault();
+      const hidden = document.querySelector("#qa-translate-request");
+      const target = hidden && (hidden.tagName === "BUTTON" ? hidden : hidden.querySelector("button"));
+      if (!target) return;
+      button.disabled = true;
+      button.textContent = "Translating …";
+      target.click();
+    },
+    true,
+  );
   // Scroll the article in the source panel so the highlighted sentence sits in the upper third.
   window.qaScrollToCited = () => {
     let tries = 0;

@@ -1,5 +1,5 @@
-"""Turn a model's reply into a checked answer: every citation is one of the offered sentences, supports
-the answer, and is numbered 1..n in the order its marker first appears.
+"""Step 4: turn the model's reply into a checked answer: every citation is one of the offered
+sentences, supports the answer, and is numbered 1..n in the order its marker first appears.
 
 The model cites by the numbers of the sentences it was shown. Code maps numbers back to sentence
 records, so a citation is verbatim source text by construction; numbers that were not offered are
@@ -9,15 +9,15 @@ names of the answer are missing from the cited sentences.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from index.sentences import split_sentences
 from qa.answer import Citation
+from qa.answering.generate import ModelReply
+from qa.answering.support import lacks_asked_quantity, missing_terms, names, numbers, restates
 from qa.retrieval import SentenceHit
-from qa.support import lacks_asked_quantity, missing_terms, names, numbers, restates
 
 ABSTENTION = {"de": "Dazu steht nichts in den Artikeln.", "en": "The articles don't say."}
 _ABSTENTION_CUES = re.compile(
@@ -27,20 +27,12 @@ _ABSTENTION_CUES = re.compile(
     r"|not mentioned in the|cannot be answered|i don't know",
     re.IGNORECASE,
 )
-_MARKERS = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 #: An uncited sentence that supports the answer by this much more than every cited one is cited too.
 BETTER_SUPPORT = 0.02
 #: A cited sentence this much below the best-supporting one, adding no number or name, is dropped.
 WEAKER_SUPPORT = 0.05
 #: Each missing number or name lowers a citation's support by this factor.
 _MISSING_PENALTY = 0.85
-
-
-@dataclass(frozen=True, slots=True)
-class ModelReply:
-    text: str
-    sources: list[int]
-    well_formed: bool
 
 
 @dataclass(slots=True)
@@ -50,20 +42,6 @@ class CheckedAnswer:
     abstained: bool
     unsupported: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-
-
-def parse_reply(raw: str) -> ModelReply:
-    """Read ``{"answer": ..., "sources": [...]}``; fall back to plain text with ``[n]`` markers for
-    backends that cannot hold the model to the schema."""
-    data = _json_object(raw)
-    if isinstance(data, dict) and isinstance(data.get("answer"), str):
-        text, sources = data["answer"], _numbers_of(data.get("sources"))
-        well_formed = True
-    else:
-        text, sources, well_formed = raw, [], False
-    marked = [int(n) for group in _MARKERS.findall(text) for n in group.split(",")]
-    text = _MARKERS.sub("", text).strip()
-    return ModelReply(text, list(dict.fromkeys([*sources, *marked])), well_formed)
 
 
 def is_abstention(text: str) -> bool:
@@ -232,25 +210,3 @@ def _citation(hit: SentenceHit, score: float) -> Citation:
         date=hit.date,
         publisher=hit.publisher,
     )
-
-
-def _json_object(raw: str) -> object:
-    start, end = raw.find("{"), raw.rfind("}")
-    if start < 0 or end <= start:
-        return None
-    try:
-        return json.loads(raw[start : end + 1])
-    except json.JSONDecodeError:
-        return None
-
-
-def _numbers_of(value: object) -> list[int]:
-    if not isinstance(value, list):
-        return []
-    out = []
-    for item in value:
-        if isinstance(item, int) and not isinstance(item, bool):
-            out.append(item)
-        elif isinstance(item, str) and item.strip().lstrip("[").rstrip("]").isdigit():
-            out.append(int(item.strip().lstrip("[").rstrip("]")))
-    return out

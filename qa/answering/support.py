@@ -16,7 +16,7 @@ from functools import cache
 from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_GERMAN
 
 _NUMBER = re.compile(r"(?<![\w.,])\d{1,3}(?:([.,])\d{3})(?:\1\d{3})*(?![\d]|[.,]\d)|\d+(?:[.,]\d+)?")
-_WORD = re.compile(r"[^\W\d_][\w-]*")
+WORD = re.compile(r"[^\W\d_][\w-]*")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s+|[\"„«»“(]\s*)$")
 _ENGLISH_TO_GERMAN = dict(
     pair.split(":")
@@ -47,6 +47,8 @@ _COMMON = (
         """
         yes no ja nein es it more most less about around some many several only over nearly almost
         rund etwa mehr fast knapp insgesamt laut according both beide
+        wurde wurden worden wird werden ist sind war waren hat haben hatte hatten sei seien gewesen
+        was were been has have had is are be
         """.split()
     )
 )
@@ -57,6 +59,36 @@ _NUMBER_WORD = re.compile(
     r"|twelve|twenty|thirty|hundred|thousand|billion|dozen|several|half|halb)"
     r"(e|en|er|es|s|n|tägig\w*|jährig\w*|stündig\w*|fach\w*|mal)?"
 )
+_NUMBER_VALUES = {
+    word: str(value)
+    for value, words in enumerate(
+        [
+            "",
+            "one",
+            "zwei two",
+            "drei three",
+            "vier four",
+            "fünf five",
+            "sechs six",
+            "sieben seven",
+            "acht eight",
+            "neun nine",
+            "zehn ten",
+            "elf eleven",
+            "zwölf twelve",
+        ]
+    )
+    for word in words.split()
+} | {
+    "zwanzig": "20",
+    "twenty": "20",
+    "dreißig": "30",
+    "thirty": "30",
+    "hundert": "100",
+    "hundred": "100",
+    "tausend": "1000",
+    "thousand": "1000",
+}
 _NEGATIONS = frozenset("no not never none nein nicht nie kein keine keinen keinem keiner noch yet".split())
 _TRANSLITERATION = (("tsch", "ch"), ("sch", "sh"), ("kh", "ch"), ("zh", "sh"), ("w", "v"), ("j", "y"), ("c", "k"))
 
@@ -77,7 +109,7 @@ def names(text: str) -> set[str]:
     """Capitalised words: names, places, and in German also nouns. A word that opens a sentence
     counts unless it is a common function word ("Die", "The", "Es", "Yes")."""
     found = set()
-    for match in _WORD.finditer(text):
+    for match in WORD.finditer(text):
         word = match.group(0)
         lower = word.lower()
         if not word[0].isupper() or lower in _NOT_NAMES:
@@ -92,10 +124,10 @@ def missing_terms(answer: str, sources: list[str]) -> list[str]:
     """Numbers and names of ``answer`` that none of ``sources`` contains, in order of appearance."""
     source_text = " ".join(sources)
     source_numbers = numbers(source_text)
-    source_words = {_fold(w) for w in _WORD.findall(source_text)}
+    source_words = {fold(w) for w in WORD.findall(source_text)}
     missing = [n for n in sorted(numbers(answer), key=answer.find) if n not in source_numbers]
     for name in sorted(names(answer), key=answer.find):
-        if not any(_same_word(_fold(part), source_words) for part in name.split("-") if part):
+        if not any(same_word(fold(part), source_words) for part in name.split("-") if part):
             missing.append(name)
     return missing
 
@@ -106,11 +138,11 @@ def restates(answer: str, question: str) -> bool:
     like say something, so short yes/no answers are not restatements."""
     if numbers(answer) - numbers(question):
         return False
-    said = [w for w in _WORD.findall(answer) if w.lower() not in _COMMON or w.lower() in _NEGATIONS]
+    said = [w for w in WORD.findall(answer) if w.lower() not in _COMMON or w.lower() in _NEGATIONS]
     if not said or any(w.lower() in _NEGATIONS for w in said):
         return False
-    question_words = {_fold(w) for w in _WORD.findall(question)}
-    return all(_same_word(_fold(w), question_words) for w in said)
+    question_words = {fold(w) for w in WORD.findall(question)}
+    return all(same_word(fold(w), question_words) for w in said)
 
 
 def lacks_asked_quantity(answer: str, question: str) -> bool:
@@ -118,12 +150,35 @@ def lacks_asked_quantity(answer: str, question: str) -> bool:
     digits nor in words ("zwei", "zweitägig", "thousands")."""
     if not _QUANTITY_QUESTION.search(question) or numbers(answer):
         return False
-    parts = (part for word in _WORD.findall(answer) for part in word.lower().split("-"))
+    parts = (part for word in WORD.findall(answer) for part in word.lower().split("-"))
     return not any(_NUMBER_WORD.fullmatch(part) for part in parts)
 
 
+def number_values(text: str) -> set[str]:
+    """The numbers of ``text`` as values, in digits or in words ("zwei", "sechstägig", "twelve")."""
+    found = numbers(text)
+    for word in WORD.findall(text):
+        for part in word.lower().split("-"):
+            match = _NUMBER_WORD.fullmatch(part)
+            if match and match.group(1) in _NUMBER_VALUES:
+                found.add(_NUMBER_VALUES[match.group(1)])
+    return found
+
+
+def content_words(text: str) -> list[str]:
+    """Words that carry content: not function words, not number words, three letters or more; in
+    order of appearance, each once."""
+    out: list[str] = []
+    for word in WORD.findall(text):
+        lower = word.lower()
+        if len(word) < 3 or lower in _COMMON or _NUMBER_WORD.fullmatch(lower) or word in out:
+            continue
+        out.append(word)
+    return out
+
+
 @cache
-def _fold(word: str) -> str:
+def fold(word: str) -> str:
     word = _ENGLISH_TO_GERMAN.get(word.lower(), word.lower())
     word = word.replace("ß", "ss")
     word = "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
@@ -132,11 +187,14 @@ def _fold(word: str) -> str:
     return word
 
 
-def _same_word(word: str, candidates: set[str]) -> bool:
+def same_word(word: str, candidates: set[str], loose: bool = True) -> bool:
     """Equal after folding, one a prefix of the other (inflection), part of a compound
-    ("korea" in "nordkorea"), or close in spelling."""
-    if word in candidates or len(word) < 3:
+    ("korea" in "nordkorea"), or close in spelling. Words shorter than three letters match anything
+    when ``loose`` (they carry no claim), and only themselves otherwise."""
+    if word in candidates:
         return True
+    if len(word) < 3:
+        return loose
     for candidate in candidates:
         if (
             len(word) >= 4
@@ -146,6 +204,6 @@ def _same_word(word: str, candidates: set[str]) -> bool:
             return True
         if len(word) >= 4 and word in candidate:
             return True
-        if abs(len(candidate) - len(word)) <= 3 and SequenceMatcher(None, word, candidate).ratio() >= 0.8:
+        if loose and abs(len(candidate) - len(word)) <= 3 and SequenceMatcher(None, word, candidate).ratio() >= 0.8:
             return True
     return False
