@@ -150,7 +150,12 @@ class Engine:
                 raise QuestionError(f"unverified must be one of {', '.join(UNVERIFIED_POLICIES)}, not {unverified!r}")
             settings = settings.replace(unverified=unverified)
         answerer = Answerer(
-            self.ready_llm, self._retrieve_for_answer, self.answer_similarity, settings, embed=self.embed_claim
+            self.ready_llm,
+            self._retrieve_for_answer,
+            self.answer_similarity,
+            settings,
+            embed=self.embed_claim,
+            article=self._article_text,
         )
         yield from answerer.stream(question, history)
 
@@ -164,6 +169,10 @@ class Engine:
     def _retrieve_for_answer(self, question: str, k: int) -> list[SentenceHit]:
         """The ``k`` best sentences, and the sentence after the best one, which often completes it."""
         return candidate_sentences(self.retriever, self.corpus(), question, k)
+
+    def _article_text(self, doc_id: str) -> str:
+        document = self.corpus().documents.get(doc_id)
+        return f"{document.title}\n{document.text}" if document is not None else ""
 
     def embed_claim(self, claim: str, passages: list[str]) -> np.ndarray:
         """Unit vectors: the claim as a query, then the passages (parts of a cited sentence)."""

@@ -41,6 +41,7 @@ class Answerer:
         similarity: Similarity,
         settings: Settings,
         embed: Embed | None = None,
+        article: Callable[[str], str] | None = None,
     ):
         #: Gives the model when it is needed: an answer that abstains before the model loads none.
         self.llm = llm
@@ -48,6 +49,8 @@ class Answerer:
         self.similarity = similarity
         self.settings = settings
         self.embed = embed
+        #: The text of an article by its id, to check that a cited article names what is asked.
+        self.article = article
 
     def stream(self, question: str, history: History | None = None) -> Iterator[str | Answer]:
         """Yield pieces of the answer text as the model writes them, then the checked ``Answer``."""
@@ -105,6 +108,9 @@ class Answerer:
             doubt=trace.empty_array if trace is not None else None,
             logprobs=trace.string_logprobs if trace is not None else None,
             embed=self.embed,
+            articles=[self.article(doc_id) for doc_id in dict.fromkeys(c.doc_id for c in checked.citations)]
+            if self.article is not None
+            else (),
         )
         timings["verify"] = _since(mark)
         draft = _answer(checked, verification, language, standalone, timings)
@@ -115,7 +121,6 @@ class Answerer:
         note = "withheld: no cited sentence states the answer " + _signals(verification)
         withheld = _abstention(language, standalone, timings, started, [*checked.notes, note])
         yield _replace_withheld(withheld, draft, verification)
-
 
     def _judges(
         self,

@@ -38,6 +38,7 @@ _NOT_NAMES = frozenset(
     which why how mr mrs ms dr
     der die das den dem des ein eine einer einem einen und oder aber in im am an auf aus bei mit nach
     von vor zu zum zur über unter seit bis es er sie wir ich laut dabei zudem auch
+    wer wen wem wessen was wann wo wie warum wieso weshalb woher wohin welche welcher welches welchen welchem
     """.split()
 )
 _COMMON = (

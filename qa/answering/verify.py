@@ -97,11 +97,14 @@ def verify(
     doubt: float | None = None,
     logprobs: Sequence[float] | None = None,
     embed: Embed | None = None,
+    articles: Sequence[str] = (),
 ) -> Verification:
     """``answer`` without markers. ``judges`` are the LLM's probabilities that the cited sentences state
     the answer, by the way it was asked (their mean is the judge; none: the terms decide);
     ``doubt`` the probability it gave to citing nothing (its own "the articles don't say") and
-    ``logprobs`` those of the answer's tokens; each is None where the backend cannot tell."""
+    ``logprobs`` those of the answer's tokens; each is None where the backend cannot tell.
+    ``articles`` are the texts of the cited articles, to see whether they name what the question
+    asks about."""
     sentences = [c.sentence for c in citations]
     claims = [_check_claim(text, question, language, sentences) for text in split_claims(answer)]
     central = next((i for i, claim in enumerate(claims) if claim.terms), 0)
@@ -121,10 +124,24 @@ def verify(
         signals[f"judge_{kind}"] = round(value, 4)
     if doubt is not None:
         signals["doubt"] = round(doubt, 4)
+    if articles:
+        signals["question_found"] = round(question_found(question, articles), 4)
     if logprobs:
         signals["logprob_mean"] = round(float(np.mean(logprobs)), 4)
         signals["logprob_min"] = round(float(np.min(logprobs)), 4)
     return Verification(claims, central, confidence, stated, checked, signals)
+
+
+def question_found(question: str, articles: Sequence[str]) -> float:
+    """The share of the question's names (and German nouns) that the cited articles mention: an
+    article that never names what the question asks about cannot state its answer. Matched by
+    folded word, five-letter stem or compound part."""
+    wanted = [fold(name) for name in names(question) if len(name) >= 3]
+    if not wanted:
+        return 1.0
+    text = " ".join(fold(word) for article in articles for word in WORD.findall(article))
+    stems = {word[:5] for word in text.split()}
+    return sum(1 for word in wanted if word[:5] in stems or word in text) / len(wanted)
 
 
 def _check_claim(text: str, question: str, language: str, sentences: list[str]) -> ClaimCheck:

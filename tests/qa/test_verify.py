@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from qa.answer import Citation
-from qa.answering.verify import claim_terms, clause_span, split_claims, term_span, verify
+from qa.answering.verify import claim_terms, clause_span, question_found, split_claims, term_span, verify
 
 FLOWERS = (
     "Lawrow war am Mittwoch von Hunderten Nordkoreanern mit Blumen in den Händen winkend begrüßt worden, "
@@ -157,3 +157,11 @@ def test_spans_lie_inside_the_sentence_and_cover_the_terms():
     assert term_span(CONTAINERS, ["1.2"]) == (CONTAINERS.index("1,2"), CONTAINERS.index("1,2") + 3)
     start, end = clause_span(FLOWERS, "anything", None)
     assert (start, end) == (0, len(FLOWERS) - 1)  # the whole sentence without its full stop
+
+
+def test_an_article_that_never_names_what_is_asked_scores_low():
+    asked = "Wann wurde die Harvard University gegründet?"
+    assert question_found(asked, ["Yale wurde 1701 gegründet. Die Universität ist privat."]) == 0.5
+    assert question_found("Who greeted Lavrov in Pyongyang?", ["Lawrow kam in Pjöngjang an."]) == 1.0
+    result = verify("Mit Blumen.", "Wie wurde Lawrow begrüßt?", "de", [citation(FLOWERS)], 0.5, articles=[FLOWERS])
+    assert result.signals["question_found"] == 1.0
