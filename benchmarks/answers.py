@@ -7,7 +7,8 @@ by default), and a way to re-run the citation checks on recorded model replies.
 Scores with the same runner and metrics as ``qa eval``, prints the summary, and asserts that every
 citation is the verbatim text of its document. ``--record`` keeps the model's replies per question;
 ``--replay`` answers with them instead of the model, so a change to the checks after the model can
-be measured in seconds.
+be measured in seconds. The judge's probabilities are recorded with the replies; the model's doubt
+when it chose its sources is not, so a replay leaves it out of the confidence.
 """
 
 from __future__ import annotations
@@ -85,6 +86,19 @@ class _Recorder:
     def warm_up(self, prompts=()) -> None:
         if self.model is not None:
             self.model.warm_up(prompts)
+
+    def judge(self, messages, yes, no):
+        """The model's P(yes), recorded in the question's replies like a reply, or played back."""
+        return float(self._next(lambda: self.model.judge(messages, yes, no)))
+
+    def reply_trace(self):
+        return self.model.reply_trace() if self.model is not None and hasattr(self.model, "reply_trace") else None
+
+    def _next(self, make):
+        replies = self.replies.setdefault(self.question_id, [])
+        reply = self.recorded[self.question_id][len(replies)] if self.model is None else make()
+        replies.append(reply)
+        return reply
 
     def stream(self, messages, schema, max_tokens):
         replies = self.replies.setdefault(self.question_id, [])

@@ -23,8 +23,9 @@ ABSTENTION = {"de": "Dazu steht nichts in den Artikeln.", "en": "The articles do
 _ABSTENTION_CUES = re.compile(
     r"steht nichts|nichts in den (artikeln|sätzen)|keine (angaben|informationen)|nicht erwähnt"
     r"|geht aus den (artikeln|sätzen) nicht hervor|weiß ich nicht"
+    r"|(wird|wurde|ist) (darin |dort |hier )?nicht (genannt|angegeben)"
     r"|(articles|sentences|sources) (don't|do not|does not|doesn't) (say|mention)|no information"
-    r"|not mentioned in the|cannot be answered|i don't know",
+    r"|not mentioned in the|cannot be answered|i don't know|(is|was) not (stated|specified|given)\b",
     re.IGNORECASE,
 )
 #: An uncited sentence that supports the answer by this much more than every cited one is cited too.

@@ -47,7 +47,15 @@ def test_reply_that_is_not_json_is_read_as_text_with_markers():
 
 
 @pytest.mark.parametrize(
-    "text", ["Dazu steht nichts in den Artikeln.", "The articles don't say.", "The articles don’t say that.", ""]
+    "text",
+    [
+        "Dazu steht nichts in den Artikeln.",
+        "The articles don't say.",
+        "The articles don’t say that.",
+        "",
+        "Es wurde nicht genannt, wie lange Lawrow und Kim zusammen waren.",
+        "The duration of the meeting is not stated.",
+    ],
 )
 def test_abstention_phrases(text):
     assert is_abstention(text)
