@@ -94,23 +94,8 @@ class Answerer:
             return
 
         mark = time.perf_counter()
-        llm = self.llm()
-        trace = llm.reply_trace() if hasattr(llm, "reply_trace") else None
-        answer = _unmarked(checked.text, reply.text)
-        judges = self._judges(llm, messages, generation.raw, offered, checked, standalone, answer, language, timings)
-        verification = verify(
-            answer,
-            standalone,
-            language,
-            checked.citations,
-            self.settings.min_confidence,
-            judges=judges,
-            doubt=trace.empty_array if trace is not None else None,
-            logprobs=trace.string_logprobs if trace is not None else None,
-            embed=self.embed,
-            articles=[self.article(doc_id) for doc_id in dict.fromkeys(c.doc_id for c in checked.citations)]
-            if self.article is not None
-            else (),
+        verification = self._verify(
+            messages, offered, generation.raw, reply.text, checked, standalone, language, timings
         )
         timings["verify"] = _since(mark)
         draft = _answer(checked, verification, language, standalone, timings)
@@ -121,6 +106,36 @@ class Answerer:
         note = "withheld: no cited sentence states the answer " + _signals(verification)
         withheld = _abstention(language, standalone, timings, started, [*checked.notes, note])
         yield _replace_withheld(withheld, draft, verification)
+
+    def _verify(
+        self,
+        messages: list[dict[str, str]],
+        offered: list[SentenceHit],
+        raw: str,
+        text: str,
+        checked: CheckedAnswer,
+        question: str,
+        language: str,
+        timings: dict[str, float],
+    ) -> Verification:
+        """Each claim of the checked answer against the sentences it cites, with the LLM as judge."""
+        llm = self.llm()
+        trace = llm.reply_trace() if hasattr(llm, "reply_trace") else None
+        answer = _unmarked(checked.text, text)
+        judges = self._judges(llm, messages, raw, offered, checked, question, answer, language, timings)
+        articles = [self.article(d) for d in dict.fromkeys(c.doc_id for c in checked.citations)] if self.article else []
+        return verify(
+            answer,
+            question,
+            language,
+            checked.citations,
+            self.settings.min_confidence,
+            judges=judges,
+            doubt=trace.empty_array if trace is not None else None,
+            logprobs=trace.string_logprobs if trace is not None else None,
+            embed=self.embed,
+            articles=articles,
+        )
 
     def _judges(
         self,
