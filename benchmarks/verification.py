@@ -1,12 +1,12 @@
 """Which confidence tells right answers from wrong ones best, and what each threshold would do: an
-analysis of ``qa eval`` runs made with ``QA_JUDGE=both`` (every draft answer records every signal).
+analysis of ``qa eval`` runs (every draft answer records the verifier's signals).
 
     python benchmarks/verification.py RUN_DIR [RUN_DIR ...] [--formula NAME] [--threshold T]
 
 Each draft (an answer given, or one the verifier withheld) carries the signals of
-``qa.answering.verify``: the LLM's P(yes) asked in the conversation that wrote the answer
-(``judge_conversation``) and asked with a prompt of its own (``judge_sentences``), the model's
-probability of citing nothing when it chose its sources (``doubt``), the share of the central
+``qa.answering.verify``: the LLM judge's P(yes) (``judge``; runs that also asked it in the
+conversation that wrote the answer recorded ``judge_conversation`` and ``judge_sentences``), the
+model's probability of citing nothing when it chose its sources (``doubt``), the share of the central
 claim's terms the cited sentences hold, and missing numbers, names and nouns. A draft is right when
 it is correct and cites a gold sentence, and wrong (with citation) when it is not correct or its
 question is unanswerable.
@@ -38,41 +38,46 @@ Signals = dict[str, float]
 
 
 def _judge(kind: str) -> Callable[[Signals], float]:
+    """The judge's P(yes): "judge" as the chain asks it (a prompt of its own; runs made with both
+    judges recorded it as "judge_sentences"), or "conversation", one more turn of the conversation
+    that wrote the answer, which such runs recorded too."""
+
     def score(s: Signals) -> float:
-        if kind == "mean":
-            values = [s[k] for k in ("judge_conversation", "judge_sentences") if k in s]
-            return sum(values) / len(values) if values else 1.0
-        return s.get(f"judge_{kind}", 1.0)
+        if kind == "conversation":
+            return s.get("judge_conversation", 1.0)
+        return s.get("judge", s.get("judge_sentences", 1.0))
 
     return score
 
 
-def _with(score: Callable[[Signals], float], doubt: bool, terms: bool) -> Callable[[Signals], float]:
+def _with(score: Callable[[Signals], float], doubt: bool, terms: bool, found: bool) -> Callable[[Signals], float]:
     def combined(s: Signals) -> float:
         value = score(s)
         if doubt:
             value *= 1.0 - s.get("doubt", 0.0)
         if terms:
             value *= s.get("terms_found", 1.0)
+        if found:
+            value *= s.get("question_found", 1.0)
         return value
 
     return combined
 
 
 FORMULAS: dict[str, Callable[[Signals], float]] = {}
-for _kind in ("conversation", "sentences", "mean"):
-    FORMULAS[_kind] = _judge(_kind)
-    FORMULAS[f"{_kind}×terms"] = _with(_judge(_kind), doubt=False, terms=True)
-    FORMULAS[f"{_kind}×(1-doubt)×terms"] = _with(_judge(_kind), doubt=True, terms=True)
-FORMULAS["(1-doubt)×terms"] = _with(lambda s: 1.0, doubt=True, terms=True)
-FORMULAS["terms"] = _with(lambda s: 1.0, doubt=False, terms=True)
+for _name, _score in [("judge", _judge("judge")), ("conversation", _judge("conversation")), ("1", lambda s: 1.0)]:
+    FORMULAS[_name] = _score
+    FORMULAS[f"{_name}×terms"] = _with(_score, doubt=False, terms=True, found=False)
+    FORMULAS[f"{_name}×(1-doubt)×terms"] = _with(_score, doubt=True, terms=True, found=False)
+    FORMULAS[f"{_name}×(1-doubt)×terms×found"] = _with(_score, doubt=True, terms=True, found=True)
+    FORMULAS[f"{_name}×found"] = _with(_score, doubt=False, terms=False, found=True)
 THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8, 0.9)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", nargs="+", type=Path, help="folders of qa eval runs (predictions.jsonl)")
-    parser.add_argument("--formula", default="mean×(1-doubt)×terms", choices=sorted(FORMULAS))
+    parser.add_argument("--formula", default="judge×(1-doubt)×terms×found", choices=sorted(FORMULAS))
     parser.add_argument("--threshold", type=float, default=0.5)
     args = parser.parse_args()
     summary: dict[str, Any] = {"runs": [str(run) for run in args.runs]}
@@ -87,7 +92,7 @@ def main() -> None:
                 language: auroc([d for d in drafts if language in ("all", d["language"])], score)
                 for language in ("all", "de", "en")
             }
-        for kind in ("judge_conversation", "judge_sentences", "verify"):
+        for kind in ("judge", "judge_conversation", "judge_sentences", "verify"):
             seconds = [q["timings"][kind] for q in questions if kind in (q.get("timings") or {})]
             if seconds:
                 summary[f"{name}: {kind} seconds p50"] = round(statistics.median(seconds), 3)

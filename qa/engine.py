@@ -105,7 +105,7 @@ class Engine:
         the first time any face asks."""
         with self._lock:
             if not self._llm_ready:
-                judged = self.settings.judge in ("sentences", "both")
+                judged = self.settings.judge == "llm"
                 self.llm.warm_up(fixed_starts(("answer", "rewrite", "judge") if judged else ("answer", "rewrite")))
                 self._llm_ready = True
             return self.llm

@@ -43,9 +43,9 @@ def render(name: str, language: str, **values: str) -> list[dict[str, str]]:
     return messages
 
 
-def fixed_starts(names: tuple[str, ...] = ("answer", "rewrite"), languages: tuple[str, ...] = ("de", "en")) -> list[
-    list[dict[str, str]]
-]:
+def fixed_starts(
+    names: tuple[str, ...] = ("answer", "rewrite"), languages: tuple[str, ...] = ("de", "en")
+) -> list[list[dict[str, str]]]:
     """The part of each prompt that is the same for every question: its fixed turns, and its last turn
     up to the first placeholder. A backend can evaluate these once, ahead of the questions."""
     starts = []

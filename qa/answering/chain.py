@@ -11,10 +11,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 
 from index.language import detect_language
-from qa.answer import Answer, Citation
+from qa.answer import Answer
 from qa.answering.citations import ABSTENTION, CheckedAnswer, check, is_abstention
 from qa.answering.generate import Generation
-from qa.answering.judge import judge_in_conversation, judge_sentences
+from qa.answering.judge import judge_answer
 from qa.answering.prompt import answer_messages
 from qa.answering.retrieve import too_far
 from qa.answering.rewrite import History, conversation, rewrite
@@ -94,9 +94,7 @@ class Answerer:
             return
 
         mark = time.perf_counter()
-        verification = self._verify(
-            messages, offered, generation.raw, reply.text, checked, standalone, language, timings
-        )
+        verification = self._verify(_unmarked(checked.text, reply.text), checked, standalone, language, timings)
         timings["verify"] = _since(mark)
         draft = _answer(checked, verification, language, standalone, timings)
         if verification.stated or self.settings.unverified == "mark":
@@ -108,21 +106,18 @@ class Answerer:
         yield _replace_withheld(withheld, draft, verification)
 
     def _verify(
-        self,
-        messages: list[dict[str, str]],
-        offered: list[SentenceHit],
-        raw: str,
-        text: str,
-        checked: CheckedAnswer,
-        question: str,
-        language: str,
-        timings: dict[str, float],
+        self, answer: str, checked: CheckedAnswer, question: str, language: str, timings: dict[str, float]
     ) -> Verification:
         """Each claim of the checked answer against the sentences it cites, with the LLM as judge."""
         llm = self.llm()
         trace = llm.reply_trace() if hasattr(llm, "reply_trace") else None
-        answer = _unmarked(checked.text, text)
-        judges = self._judges(llm, messages, raw, offered, checked, question, answer, language, timings)
+
+        def judge() -> float | None:
+            mark = time.perf_counter()
+            judged = judge_answer(llm, question, answer, [c.sentence for c in checked.citations], language)
+            timings["judge"] = _since(mark)
+            return judged
+
         articles = [self.article(d) for d in dict.fromkeys(c.doc_id for c in checked.citations)] if self.article else []
         return verify(
             answer,
@@ -130,43 +125,12 @@ class Answerer:
             language,
             checked.citations,
             self.settings.min_confidence,
-            judges=judges,
+            judge=judge if self.settings.judge == "llm" else None,
             doubt=trace.empty_array if trace is not None else None,
             logprobs=trace.string_logprobs if trace is not None else None,
             embed=self.embed,
             articles=articles,
         )
-
-    def _judges(
-        self,
-        llm: ChatModel,
-        messages: list[dict[str, str]],
-        raw: str,
-        offered: list[SentenceHit],
-        checked: CheckedAnswer,
-        question: str,
-        answer: str,
-        language: str,
-        timings: dict[str, float],
-    ) -> dict[str, float]:
-        """The LLM's P(yes) that the cited sentences state the answer, asked as the settings say."""
-        judges: dict[str, float] = {}
-        kind = self.settings.judge
-        if kind in ("conversation", "both"):
-            mark = time.perf_counter()
-            cited = _numbers(checked.citations, offered)
-            judged = judge_in_conversation(llm, messages, raw, cited, language)
-            timings["judge_conversation"] = _since(mark)
-            if judged is not None:
-                judges["conversation"] = judged
-        if kind in ("sentences", "both"):
-            mark = time.perf_counter()
-            sentences = [c.sentence for c in checked.citations]
-            judged = judge_sentences(llm, question, answer, sentences, language)
-            timings["judge_sentences"] = _since(mark)
-            if judged is not None:
-                judges["sentences"] = judged
-        return judges
 
 
 def _answer(
@@ -204,12 +168,6 @@ def _signals(verification: Verification) -> str:
     parts = [f"confidence {verification.confidence:.2f}"]
     parts += [f"{name} {value:g}" for name, value in verification.signals.items()]
     return "(" + ", ".join(parts) + ")"
-
-
-def _numbers(citations: list[Citation], offered: list[SentenceHit]) -> list[int]:
-    """The prompt numbers ([n]) of the cited sentences."""
-    position = {(hit.doc_id, hit.sentence_index): n for n, hit in enumerate(offered, start=1)}
-    return [position[(c.doc_id, c.sentence_index)] for c in citations if (c.doc_id, c.sentence_index) in position]
 
 
 def _unmarked(text: str, fallback: str) -> str:

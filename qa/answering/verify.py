@@ -8,17 +8,16 @@ Two checks, combined into one confidence for the answer's central claim:
   folding case, accents and transliteration, by stem and compound part ("Hafenchef" holds "Chef",
   "sechstägig" holds "sechs"), numbers by value ("1.000" = "1000", "zwei" = "2"). An English answer
   over German sentences can only be held to its numbers and names this way.
-- **Judge.** The LLM, which has just written the answer from the numbered sentences, is asked in the
-  same conversation whether those sentences state it; the probability of "yes" is read off the next
-  token (one short turn to evaluate, the prompt is not read again). This is the check that works
-  across languages.
+- **Judge.** The LLM is asked, with a few-shot prompt of its own, whether the cited sentences state
+  the answer to the question; the probability of "yes" is read off the next token
+  (``qa.answering.judge``). This is the check that works across languages.
 
-``confidence = P(yes) × (1 - P(no sources)) × share of the central claim's terms found``: the judge,
-the model's own doubt when it chose its sources (free: read off the reply's first step), and the
-terms. The central claim is stated when
-no number, name or noun is missing and the confidence reaches ``min_confidence``. Each citation gets a verdict
-("states" or "related") and the evidence span inside its sentence: the words that hold the claim's
-terms, or, where none do (an English paraphrase), the clause most similar to the claim.
+``confidence = P(yes) × share of the central claim's terms found`` (0 when a number, name or noun is
+missing). The central claim is stated when no number, name or noun is missing and the confidence
+reaches ``min_confidence``; where the terms alone already fall short, the judge is not asked. Each
+citation gets a verdict ("states" or "related") and the evidence span inside its sentence: the words
+that hold the claim's terms, or, where none do (an English paraphrase), the clause most similar to
+the claim.
 """
 
 from __future__ import annotations
@@ -35,6 +34,8 @@ from qa.answering.support import WORD, content_words, fold, names, number_values
 
 #: Texts to unit vectors (the claim as a query first, then the clauses as passages).
 Embed = Callable[[str, list[str]], np.ndarray]
+#: Asks the LLM judge: its probability that the cited sentences state the answer, or None.
+Judge = Callable[[], float | None]
 
 _CLAUSE_BREAK = re.compile(r"\s*(?:[,;:–—]|\s-\s)\s*|\s+(?=(?:und|sowie|aber|während|weil|and|but|while)\s)")
 _CLAIM_BREAK = re.compile(r"\s*;\s*")
@@ -93,25 +94,29 @@ def verify(
     language: str,
     citations: Sequence[Citation],
     min_confidence: float,
-    judges: dict[str, float] | None = None,
+    judge: Judge | float | None = None,
     doubt: float | None = None,
     logprobs: Sequence[float] | None = None,
     embed: Embed | None = None,
     articles: Sequence[str] = (),
 ) -> Verification:
-    """``answer`` without markers. ``judges`` are the LLM's probabilities that the cited sentences state
-    the answer, by the way it was asked (their mean is the judge; none: the terms decide);
-    ``doubt`` the probability it gave to citing nothing (its own "the articles don't say") and
-    ``logprobs`` those of the answer's tokens; each is None where the backend cannot tell.
-    ``articles`` are the texts of the cited articles, to see whether they name what the question
-    asks about."""
+    """``answer`` without markers. ``judge`` is the LLM's probability that the cited sentences state the
+    answer, or a function that asks for it, called only where the terms leave the verdict open
+    (None: the terms decide). ``doubt``, the probability the model gave to citing nothing (its own
+    "the articles don't say"), ``logprobs``, those of the answer's tokens, and ``articles``, the
+    texts of the cited articles (do they name what the question asks about?), are recorded as
+    signals for calibration; on the dev and seed questions none of them told right answers from
+    wrong ones as consistently as the judge (see README "Trust")."""
     sentences = [c.sentence for c in citations]
     claims = [_check_claim(text, question, language, sentences) for text in split_claims(answer)]
     central = next((i for i, claim in enumerate(claims) if claim.terms), 0)
     main = claims[central] if claims else ClaimCheck(answer, [], [])
     share = main.found_share
-    judge = sum(judges.values()) / len(judges) if judges else None
-    confidence = round((1.0 if judge is None else judge) * (1.0 - (doubt or 0.0)) * share, 4)
+    decided = bool(main.missing_facts) or share < min_confidence
+    if callable(judge):
+        # A missing fact, or too few of the terms, withholds the answer whatever the judge would say.
+        judge = None if decided else judge()
+    confidence = 0.0 if main.missing_facts else round((1.0 if judge is None else judge) * share, 4)
     stated = not main.missing_facts and confidence >= min_confidence and bool(citations)
     terms = [term for claim in claims for term in claim.terms]
     checked = [_with_evidence(citation, terms, f"{question} {answer}", stated, embed) for citation in citations]
@@ -120,8 +125,8 @@ def verify(
         "terms_found": round(share, 4),
         "facts_missing": float(len(main.missing_facts)),
     }
-    for kind, value in (judges or {}).items():
-        signals[f"judge_{kind}"] = round(value, 4)
+    if judge is not None:
+        signals["judge"] = round(judge, 4)
     if doubt is not None:
         signals["doubt"] = round(doubt, 4)
     if articles:

@@ -128,11 +128,8 @@ class LlamaCppChat:
         return getattr(self._traces, "last", None)
 
     def judge(self, messages: Messages, yes: str, no: str) -> float:
-        """The probability that the assistant's next reply starts with ``yes`` rather than ``no``.
-
-        ``messages`` may continue the conversation the model holds (the answer prompt, the model's
-        reply, then a question about it): only the new turn is evaluated then, not the prompt again.
-        """
+        """The probability that the assistant's next reply starts with ``yes`` rather than ``no``; the
+        prompt starts from its kept fixed start, as an answer's does."""
         with self._lock:
             llama = self._load()
             if "tokenizer.chat_template" not in llama.metadata:
@@ -141,7 +138,7 @@ class LlamaCppChat:
                 self._tokens = _LlamaTokens(llama)
             self._start_from_prefix(llama, messages)
             try:
-                logits = self._tokens.prefill(self._tokens.continuing(messages))
+                logits = self._tokens.prefill(self._tokens.prompt(messages))
             except (ValueError, RuntimeError) as error:
                 raise LLMUnavailableError(f"llama.cpp could not answer: {error}") from error
             return _share(logits, self._tokens.first_tokens(yes), self._tokens.first_tokens(no))
@@ -182,19 +179,6 @@ class _LlamaTokens:
     def prompt(self, messages: Messages) -> list[int]:
         result = self._format(messages=messages)
         return self._llama.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True)
-
-    def continuing(self, messages: Messages) -> list[int]:
-        """The prompt's tokens, sharing the tokens the model holds where the prompt's text begins with
-        theirs, so a conversation that goes on is not evaluated again from where its tokenization
-        would differ (guided decoding feeds a reply in other pieces than the tokenizer cuts it)."""
-        llama = self._llama
-        result = self._format(messages=messages)
-        text = result.prompt.encode("utf-8")
-        held = llama.input_ids[: llama.n_tokens].tolist()
-        held_text = llama.detokenize(held, special=True) if held else b""
-        if not held or not text.startswith(held_text):
-            return self.prompt(messages)
-        return held + llama.tokenize(text[len(held_text) :], add_bos=False, special=True)
 
     def first_tokens(self, word: str) -> list[int]:
         """The tokens a reply that starts with ``word`` can start with: as written and capitalised."""

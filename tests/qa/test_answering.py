@@ -129,35 +129,28 @@ class JudgingModel(ScriptedModel):
         return self.p_yes
 
 
-def test_the_judge_is_asked_in_the_conversation_that_wrote_the_answer():
-    model = JudgingModel(0.9, '{"sources": [1], "answer": "Rund eine Stunde."}')
-    _, answer = run(answerer(model, judge="conversation"), "Wie lange traf Lawrow Kim?")
-    (asked,) = model.judged
-    reply = '{"sources": [1], "answer": "Rund eine Stunde."}'
-    assert asked[:-2] == model.calls[0] and asked[-2] == {"role": "assistant", "content": reply}
-    assert "Satz [1]" in asked[-1]["content"] and asked[-1]["role"] == "user"
-    assert answer.answerable and answer.verified and answer.confidence == pytest.approx(0.9)
-    assert answer.citations[0].verdict == "states" and answer.citations[0].evidence == "Stunde"
-
-
 def test_an_answer_the_judge_rejects_is_withheld_with_its_draft_or_shown_marked():
     reply = '{"sources": [1], "answer": "Rund eine Stunde."}'
-    _, withheld = run(answerer(JudgingModel(0.1, reply), judge="conversation"), "Wie lange traf Lawrow Kim?")
+    _, withheld = run(answerer(JudgingModel(0.1, reply)), "Wie lange traf Lawrow Kim?")
     assert not withheld.answerable and withheld.text == ABSTENTION["de"] and withheld.citations == []
     assert withheld.withheld.text == "Rund eine Stunde [1]." and not withheld.withheld.verified
     assert withheld.unsupported_claims == ["Rund eine Stunde."] and withheld.confidence == pytest.approx(0.1)
-    _, marked = run(
-        answerer(JudgingModel(0.1, reply), judge="conversation", unverified="mark"), "Wie lange traf Lawrow Kim?"
-    )
+    _, marked = run(answerer(JudgingModel(0.1, reply), unverified="mark"), "Wie lange traf Lawrow Kim?")
     assert marked.answerable and not marked.verified and marked.citations[0].verdict == "related"
     assert Answer.from_dict(withheld.to_dict()) == withheld
 
 
-def test_a_judge_on_its_own_sees_only_the_sentence_the_question_and_the_answer():
+def test_the_judge_sees_only_the_cited_sentence_the_question_and_the_answer():
     model = JudgingModel(0.8, '{"sources": [1], "answer": "Rund eine Stunde."}')
-    _, answer = run(answerer(model, judge="sentences"), "Wie lange traf Lawrow Kim?")
+    _, answer = run(answerer(model), "Wie lange traf Lawrow Kim?")
     (asked,) = model.judged
-    assert asked[-1]["content"].endswith(
-        f"Satz: {SENTENCE}\nFrage: Wie lange traf Lawrow Kim?\nAntwort: Rund eine Stunde."
-    )
-    assert answer.signals["judge_sentences"] == 0.8 and "judge_conversation" not in answer.signals
+    assert asked[-1]["content"] == f"Satz: {SENTENCE}\nFrage: Wie lange traf Lawrow Kim?\nAntwort: Rund eine Stunde."
+    assert answer.answerable and answer.verified and answer.signals["judge"] == 0.8
+    assert answer.confidence == pytest.approx(0.8) and answer.citations[0].verdict == "states"
+    assert answer.citations[0].evidence == "Stunde" and "judge" in answer.timings
+
+
+def test_without_the_judge_the_terms_decide():
+    model = JudgingModel(0.0, '{"sources": [1], "answer": "Rund eine Stunde."}')
+    _, answer = run(answerer(model, judge="off"), "Wie lange traf Lawrow Kim?")
+    assert model.judged == [] and answer.answerable and "judge" not in answer.signals

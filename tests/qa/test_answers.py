@@ -8,8 +8,7 @@ import pytest
 
 from qa.answer import Answer, Citation
 from qa.answering import ABSTENTION
-from qa.answering.judge import judge_in_conversation
-from qa.answering.prompt import answer_messages
+from qa.answering.judge import judge_answer
 from qa.answering.verify import verify
 from qa.engine import Engine, open_engine
 from qa.evaluation.metrics import answer_correct, gold_cited
@@ -87,9 +86,9 @@ def test_follow_up_question_uses_the_conversation(seed_engine):
 def test_kept_prompt_starts_are_restored_when_the_kind_or_language_of_prompt_changes(seed_engine):
     seed_engine.warm_up()
     llm = seed_engine.llm
-    assert len(llm._prefixes) == 4  # answer and rewrite prompts, German and English
+    assert len(llm._prefixes) == 6  # answer, rewrite and judge prompts, German and English
     seed_engine.warm_up()
-    assert len(llm._prefixes) == 4  # kept once
+    assert len(llm._prefixes) == 6  # kept once
     hits = llm.prefix_hits
     german, english = QUESTIONS["de-08"], QUESTIONS["en-16"]
     for question in (german, english, german):
@@ -172,17 +171,12 @@ FLOWERS_QUESTION = "Wie wurde Lawrow bei seiner Ankunft in Pjöngjang begrüßt?
 
 def drafted(engine: Engine, question: str, answer: str, language: str, must_hold: str):
     """Verify ``answer`` as if the model had written it citing the retrieved sentence holding
-    ``must_hold``: the real judge in the conversation of the real prompt, and the real terms check."""
+    ``must_hold``: the real judge and the real terms check."""
     hits = engine._retrieve_for_answer(question, engine.settings.prompt_sentences)
-    messages, offered = answer_messages(hits, language, question)
-    number = next(n for n, hit in enumerate(offered, start=1) if must_hold in hit.sentence)
-    hit = offered[number - 1]
-    reply = json.dumps({"sources": [number], "answer": answer}, ensure_ascii=False)
-    judge = judge_in_conversation(engine.ready_llm(), messages, reply, [number], language)
+    hit = next(hit for hit in hits if must_hold in hit.sentence)
+    judge = judge_answer(engine.ready_llm(), question, answer, [hit.sentence], language)
     cited = Citation(hit.doc_id, hit.title, hit.source, hit.sentence_index, hit.sentence, hit.start, hit.end, 0.9)
-    return verify(
-        answer, question, language, [cited], engine.settings.min_confidence, judges={"conversation": judge}
-    ), judge
+    return verify(answer, question, language, [cited], engine.settings.min_confidence, judge=judge), judge
 
 
 def test_an_invented_attribute_is_refused(seed_engine):
@@ -258,7 +252,7 @@ def test_every_face_keeps_the_prompt_starts_so_no_start_is_evaluated_twice(seed_
         hits = seed_engine.llm.prefix_hits
         for question_id in ("de-08", "en-16", "de-01", "en-01"):
             engine.ask(QUESTIONS[question_id]["question"])
-        assert len(counting.starts) == len(set(counting.starts)) == 4  # answer and rewrite, de and en, once
+        assert len(counting.starts) == len(set(counting.starts)) == 6  # answer, rewrite and judge; de and en; once
         assert seed_engine.llm.prefix_hits - hits >= 3  # each change of language restored its kept start
     finally:
         engine.close()

@@ -25,8 +25,16 @@ EVIDENCE_HTML = 'Vier <mark class="qa-evidence">&lt;b&gt;Minister&lt;/b&gt; &amp
 def _citation(sentence: str, **changes) -> Citation:
     start = TEXT.index(sentence)
     values = dict(
-        doc_id="doc", title="Titel <i>", source="/srv/corpus/doc.txt", sentence_index=1, sentence=sentence,
-        start=start, end=start + len(sentence), score=0.9, date="2023-09-13", publisher="dpa",
+        doc_id="doc",
+        title="Titel <i>",
+        source="/srv/corpus/doc.txt",
+        sentence_index=1,
+        sentence=sentence,
+        start=start,
+        end=start + len(sentence),
+        score=0.9,
+        date="2023-09-13",
+        publisher="dpa",
     )
     values.update(changes)
     return Citation(**values)

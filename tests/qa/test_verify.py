@@ -55,7 +55,7 @@ def test_a_stated_german_answer_is_verified_with_the_evidence_span():
         "de",
         [citation(FLOWERS)],
         0.5,
-        judges={"conversation": 0.9},
+        judge=0.9,
     )
     assert result.stated and result.confidence == pytest.approx(0.9)
     (checked,) = result.citations
@@ -70,7 +70,7 @@ def test_an_invented_noun_is_not_stated_whatever_the_judge_says():
         "de",
         [citation(FLOWERS)],
         0.5,
-        judges={"conversation": 0.99},
+        judge=0.99,
     )
     assert not result.stated
     assert result.claims[0].missing == ["Militärparade"]
@@ -81,13 +81,11 @@ def test_an_invented_noun_is_not_stated_whatever_the_judge_says():
 def test_numbers_are_compared_as_values_and_number_words_count():
     question = "Wie viele Container wurden im April umgeschlagen?"
     for answer in ("Es waren 1.2 Millionen.", "Es waren 1,2 Millionen."):
-        assert verify(answer, question, "de", [citation(CONTAINERS)], 0.5, judges={"conversation": 0.8}).stated
-    wrong = verify("Es waren 2,1 Millionen.", question, "de", [citation(CONTAINERS)], 0.5, judges={"conversation": 0.8})
+        assert verify(answer, question, "de", [citation(CONTAINERS)], 0.5, judge=0.8).stated
+    wrong = verify("Es waren 2,1 Millionen.", question, "de", [citation(CONTAINERS)], 0.5, judge=0.8)
     assert not wrong.stated and wrong.claims[0].missing == ["2.1"]
     week = "Die Reise soll sechs Tage dauern."
-    assert verify(
-        "Sie ist sechstägig.", "Wie lange dauert die Reise?", "de", [citation(week)], 0.5, judges={"conversation": 1}
-    ).stated
+    assert verify("Sie ist sechstägig.", "Wie lange dauert die Reise?", "de", [citation(week)], 0.5, judge=1).stated
 
 
 def test_a_missing_verb_lowers_the_confidence_but_does_not_refuse_alone():
@@ -97,28 +95,42 @@ def test_a_missing_verb_lowers_the_confidence_but_does_not_refuse_alone():
         "de",
         [citation("Lawrow sagte nach einem Treffen mit Choe in Wonsan, die Gespräche seien gut gewesen.")],
         0.4,
-        judges={"conversation": 0.9},
+        judge=0.9,
     )
     assert result.claims[0].missing == ["getroffen"]
     assert result.confidence == pytest.approx(0.45)
     assert result.stated
 
 
-def test_the_confidence_falls_with_the_judge_and_the_models_doubt():
+def test_the_confidence_falls_with_the_judge_and_the_other_signals_are_recorded():
     args = ("Er wurde mit Blumen begrüßt.", "Wie wurde Lawrow begrüßt?", "de", [citation(FLOWERS)], 0.5)
-    assert verify(*args, judges={"conversation": 0.3}).confidence == pytest.approx(0.3)
-    assert not verify(*args, judges={"conversation": 0.3}).stated
-    doubted = verify(*args, judges={"conversation": 0.9}, doubt=0.5, logprobs=[-0.1, -0.5])
-    assert doubted.confidence == pytest.approx(0.45) and not doubted.stated
+    assert verify(*args, judge=0.3).confidence == pytest.approx(0.3)
+    assert not verify(*args, judge=0.3).stated
+    doubted = verify(*args, judge=0.9, doubt=0.5, logprobs=[-0.1, -0.5])
+    assert doubted.confidence == pytest.approx(0.9) and doubted.stated
     assert doubted.signals == {
         "terms": 1.0,
         "terms_found": 1.0,
         "facts_missing": 0.0,
-        "judge_conversation": 0.9,
+        "judge": 0.9,
         "doubt": 0.5,
         "logprob_mean": -0.3,
         "logprob_min": -0.5,
     }
+
+
+def test_the_judge_is_not_asked_where_the_terms_already_decide():
+    asked = []
+
+    def judge():
+        asked.append(1)
+        return 0.99
+
+    question = "Wie wurde Lawrow begrüßt?"
+    invented = verify("Mit einer Militärparade.", question, "de", [citation(FLOWERS)], 0.5, judge=judge)
+    assert asked == [] and not invented.stated and invented.confidence == 0.0
+    stated = verify("Mit Blumen.", question, "de", [citation(FLOWERS)], 0.5, judge=judge)
+    assert asked == [1] and stated.stated and stated.confidence == pytest.approx(0.99)
 
 
 def test_without_a_judge_the_terms_decide():
@@ -139,7 +151,7 @@ def test_an_english_paraphrase_gets_the_most_similar_clause_as_evidence():
         "en",
         [citation(FLOWERS)],
         0.5,
-        judges={"conversation": 0.8},
+        judge=0.8,
         embed=embed,
     )
     (checked,) = result.citations
