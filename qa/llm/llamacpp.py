@@ -144,16 +144,16 @@ class LlamaCppChat:
             return _share(logits, self._tokens.first_tokens(yes), self._tokens.first_tokens(no))
 
     def _start_from_prefix(self, llama: Any, messages: Messages) -> None:
-        """Restore the kept state of this prompt's fixed start when the model holds less of it."""
+        """Start this prompt from the kept state of its fixed start, whatever the model held before: the
+        rest of the prompt is then always evaluated in the same batches, so the same question gets
+        the same reply whatever was asked before it (a prompt continued from a previous one's tokens
+        is cut into other batches, which changes the last digits of the logits and now and then a
+        close call). Restoring costs a copy of the state, a few milliseconds."""
         for prefix in self._prefixes:
-            if not _extends(messages, prefix.messages):
-                continue
-            held = llama.longest_token_prefix(llama.input_ids[: llama.n_tokens].tolist(), prefix.tokens.tolist())
-            # The kept tokens end with the template's closing tokens, which a real prompt does not share.
-            if held < 0.9 * len(prefix.tokens):
+            if _extends(messages, prefix.messages):
                 _restore(llama, prefix)
                 self.prefix_hits += 1
-            return
+                return
 
 
 class _LlamaTokens:

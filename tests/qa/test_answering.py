@@ -21,7 +21,7 @@ class ScriptedModel:
         self.replies = list(replies)
         self.calls: list[list[dict]] = []
 
-    def warm_up(self) -> None:
+    def warm_up(self, prompts=()) -> None:
         pass
 
     def stream(self, messages, schema, max_tokens):

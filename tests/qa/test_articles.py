@@ -348,7 +348,7 @@ class Recorder:
         self.offered.append(len(schema["properties"]["sources"]["items"]["enum"]))
         yield json.dumps({"sources": [1], "answer": "Mit dem iranischen Aussenminister Amir-Abdollahian."})
 
-    def warm_up(self):
+    def warm_up(self, prompts=()):
         pass
 
 
