@@ -3,8 +3,8 @@ llama.cpp's server, a hosted API). Both are asked to hold the reply to the answe
 
 from __future__ import annotations
 
-import json
 import logging
+import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -48,19 +48,16 @@ class LlamaIndexChat:
                 raise LLMUnavailableError(f"the LLM server ({self.description}) failed: {_reason(error)}") from error
 
     def judge(self, messages: list[dict[str, str]], yes: str, no: str) -> float:
-        """1.0 when the server's one-word reply (held to ``yes`` or ``no``) is ``yes``, else 0.0: a
-        server's reply carries no probability."""
+        """1.0 when the server's one-word reply (held to ``yes`` or ``no`` where it can be) is ``yes``,
+        else 0.0: a server's reply carries no probability."""
         schema = {
             "type": "object",
             "properties": {"verdict": {"type": "string", "enum": [yes, no]}},
             "required": ["verdict"],
         }
-        raw = "".join(self.stream(messages, schema, 8))
-        try:
-            verdict = json.loads(raw).get("verdict", "")
-        except (json.JSONDecodeError, AttributeError):
-            verdict = raw
-        return 1.0 if str(verdict).strip().lower().startswith(yes) else 0.0
+        raw = "".join(self.stream(messages, schema, 32)).lower()
+        verdict = next((word for word in re.findall(r"[^\W\d_]+", raw) if word in (yes, no)), no)
+        return 1.0 if verdict == yes else 0.0
 
     def _options(self, schema: dict | None, max_tokens: int) -> dict[str, Any]:
         if self.kind == "ollama":
