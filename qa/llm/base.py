@@ -20,13 +20,5 @@ class ChatModel(Protocol):
         ...
 
 
-class Judge(Protocol):
-    """A backend that can say how likely a yes is (llama.cpp reads it off the next token's logits)."""
-
-    def judge(self, messages: list[dict[str, str]], yes: str, no: str) -> float:
-        """The probability that the assistant's next reply starts with ``yes`` rather than ``no``."""
-        ...
-
-
 def complete(model: ChatModel, messages: list[dict[str, str]], schema: dict | None, max_tokens: int) -> str:
     return "".join(model.stream(messages, schema, max_tokens))
