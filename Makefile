@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/answering.py --every 3
 	$(BIN)/python benchmarks/scale.py
 	$(BIN)/python benchmarks/memory.py
+	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/seed_index.py --out benchmarks/results/seed_index.json
 	$(BIN)/python benchmarks/answers.py --out benchmarks/results/answers.json
 

@@ -28,7 +28,7 @@ from index.chunking import chunk_document
 from index.docstore import DocumentStore, DocumentVersion, StoredDocument
 from index.documents import Document, Sentence
 from index.embeddings import embed_passages, embedder_key
-from index.errors import IndexBusyError, IndexMismatchError
+from index.errors import IndexBusyError, IndexDamagedError, IndexMismatchError, storage_error
 from index.loading import Skipped, load_documents
 from index.sentences import split_sentences
 from index.vectors import CHUNKS, SENTENCES, VectorStore
@@ -122,7 +122,11 @@ class IndexBuilder:
     @contextmanager
     def _exclusive(self) -> Iterator[None]:
         lock_path = self.docstore.path.parent / "index.lock"
-        with open(lock_path, "w") as handle:
+        try:
+            handle = open(lock_path, "w")  # noqa: SIM115 - closed below, after the run
+        except OSError as error:
+            raise storage_error(error, "lock file (index.lock)", lock_path.parent) from error
+        with handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError as error:
@@ -134,6 +138,7 @@ class IndexBuilder:
     def _update(self, paths: list[Path], progress: bool) -> IndexReport:
         key = embedder_key(self.embedder_name)
         check_embedder(self.docstore, key)
+        check_vectors(self.vectors, *self.docstore.vector_ids())
         loaded = load_documents(paths, self.max_file_bytes)
         report = IndexReport(skipped=loaded.skipped, warnings=loaded.warnings)
         versions = self.docstore.versions()
@@ -290,6 +295,21 @@ def check_embedder(docstore: DocumentStore, key: str) -> None:
             f"the index in {docstore.path.parent} was built with embedding model '{built_with}', "
             f"not '{key}'; rebuild it (qa index --rebuild) or choose another index folder"
         )
+
+
+def check_vectors(vectors: VectorStore, chunk_ids: set[str], sentence_ids: set[str]) -> None:
+    """The vector store must hold a vector for every chunk and sentence the document store lists. A
+    Chroma folder from another version (which this one opens as empty) or one swapped in from
+    another index does not."""
+    needed = {CHUNKS: chunk_ids, SENTENCES: sentence_ids}
+    for kind, ids in needed.items():
+        held = vectors.count(kind)
+        if held < len(ids):
+            raise IndexDamagedError(
+                f"the {vectors.location} holds {held} {kind.rstrip('s')} vectors where the index needs "
+                f"{len(ids)}: it was written by another version of Chroma or belongs to another index; rebuild "
+                "the index with 'qa index --rebuild PATH…', or use another folder with --index"
+            )
 
 
 def _pending_vectors(plans: list[StoredDocument]) -> Iterator[_Pending]:

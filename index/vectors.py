@@ -7,14 +7,16 @@ embedding function, which would reach for the network, is never used.
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from index.errors import StoreUnavailableError
+from index.errors import StoreUnavailableError, UserError, storage_error
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +30,29 @@ class VectorMatch:
     similarity: float
 
 
+def _checked(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Chroma's failures as one sentence: a damaged or foreign local store, a read-only folder or a full
+    disk (``storage_error``), or a server that fails."""
+
+    @functools.wraps(method)
+    def checked(self: VectorStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except UserError:
+            raise
+        except Exception as error:  # chromadb raises its own errors, ValueError, RuntimeError, sqlite3, httpx
+            log.debug("%s failed", self.location, exc_info=True)
+            if self.host:
+                raise StoreUnavailableError(f"the {self.location} failed: {error}") from error
+            raise storage_error(error, "vector store (Chroma)", self.folder) from error
+
+    return checked
+
+
 class VectorStore:
+    """Every method gives one sentence with the way out when Chroma fails (``_checked``)."""
+
+    @_checked
     def __init__(
         self,
         path: Path | None = None,
@@ -40,15 +64,20 @@ class VectorStore:
         from chromadb.config import Settings as ChromaSettings
 
         chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        self.host, self.folder = host, Path(path or ".")
         self.location = f"Chroma server at {host}:{port}" if host else f"Chroma store in {path}"
-        try:
-            if host:
+        if host:
+            try:
                 self._client = chromadb.HttpClient(host=host, port=port, settings=chroma_settings)
                 self._client.heartbeat()
-            else:
+            except Exception as error:  # chromadb raises ValueError, ConnectionError, httpx errors
+                raise StoreUnavailableError(f"cannot open the {self.location}: {error}") from error
+        else:
+            try:
                 self._client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
-        except Exception as error:  # chromadb raises ValueError, ConnectionError, httpx errors
-            raise StoreUnavailableError(f"cannot open the {self.location}: {error}") from error
+            except Exception:
+                _forget(str(path))
+                raise
         self._prefix = prefix
         self._collections = {kind: self._open(kind) for kind in (CHUNKS, SENTENCES)}
         self._batch = min(self._client.get_max_batch_size(), 2048)
@@ -58,15 +87,18 @@ class VectorStore:
             f"{self._prefix}_{kind}", embedding_function=None, metadata={"hnsw:space": "cosine"}
         )
 
+    @_checked
     def reset(self) -> None:
         """Drop both collections and start empty."""
         for kind in (CHUNKS, SENTENCES):
             self._client.delete_collection(f"{self._prefix}_{kind}")
             self._collections[kind] = self._open(kind)
 
+    @_checked
     def count(self, kind: str) -> int:
         return self._collections[kind].count()
 
+    @_checked
     def upsert(
         self,
         kind: str,
@@ -85,6 +117,7 @@ class VectorStore:
                 documents=documents[start:end] if documents else None,
             )
 
+    @_checked
     def existing(self, kind: str, ids: list[str]) -> set[str]:
         found: set[str] = set()
         for start in range(0, len(ids), self._batch):
@@ -92,6 +125,7 @@ class VectorStore:
             found.update(result["ids"])
         return found
 
+    @_checked
     def all_ids(self, kind: str) -> set[str]:
         found: set[str] = set()
         offset = 0
@@ -102,10 +136,12 @@ class VectorStore:
                 return found
             offset += self._batch
 
+    @_checked
     def delete(self, kind: str, ids: list[str]) -> None:
         for start in range(0, len(ids), self._batch):
             self._collections[kind].delete(ids=ids[start : start + self._batch])
 
+    @_checked
     def query(self, kind: str, vector: np.ndarray, n: int) -> list[VectorMatch]:
         if n <= 0:
             return []
@@ -117,6 +153,7 @@ class VectorStore:
             for id_, distance in zip(result["ids"][0], result["distances"][0], strict=True)
         ]
 
+    @_checked
     def vectors(self, kind: str, ids: list[str]) -> dict[str, np.ndarray]:
         found: dict[str, np.ndarray] = {}
         for start in range(0, len(ids), self._batch):
@@ -124,3 +161,12 @@ class VectorStore:
             for id_, vector in zip(result["ids"], result["embeddings"], strict=True):
                 found[id_] = np.asarray(vector, dtype=np.float32)
         return found
+
+
+def _forget(path: str) -> None:
+    """Chroma keeps one system per folder for the process, even one that failed to start; forget it,
+    so that the folder can be opened again once it is repaired or rebuilt."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    SharedSystemClient._identifier_to_system.pop(path, None)
+    SharedSystemClient._identifier_to_refcount.pop(path, None)

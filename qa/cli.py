@@ -1,5 +1,6 @@
 """The ``qa`` command: ``qa index`` builds or updates an index, ``qa ask`` answers with cited
-sentences, ``qa eval`` measures the answers on a question set, ``qa retrieve`` shows the sentences
+sentences (here, or through a running server), ``qa chat`` serves the chat page, ``qa serve`` the
+HTTP API, ``qa eval`` measures the answers on a question set, ``qa retrieve`` shows the sentences
 that best answer a question."""
 
 from __future__ import annotations
@@ -9,15 +10,20 @@ import json
 import logging
 import shlex
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from index.builder import IndexReport
 from index.errors import UserError
 from qa.answer import Answer
-from qa.engine import Engine, open_engine
+from qa.engine import Engine, open_engine, set_aside_damaged
 from qa.retrieval import SentenceHit
 from qa.settings import LLM_BACKENDS, Settings
+
+if TYPE_CHECKING:
+    from qa.api.client import AnswerClient
 
 #: The options that choose the engine's models, passed from the command line to ``open_engine``.
 _ENGINE_OPTIONS = ("embed_model", "llm", "llm_model", "llm_base_url")
@@ -60,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("question", nargs="?", help="the question; without it, a conversation on stdin")
     _common(ask)
     _llm_options(ask)
+    ask.add_argument("--server", help="ask a running 'qa serve' at this URL instead of loading the models here")
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
     ask.set_defaults(run=_ask)
 
@@ -89,6 +96,14 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--port", type=int, help="port (default 7860)")
     chat.add_argument("--share", action="store_true", help="also ask Gradio for a public share link (needs internet)")
     chat.set_defaults(run=_chat)
+
+    serve = commands.add_parser("serve", help="serve the HTTP JSON API (/api/ask, /api/ask/stream, …; docs at /docs)")
+    _common(serve)
+    _llm_options(serve)
+    serve.add_argument("--host", help="address to serve on (default 127.0.0.1, this machine only)")
+    serve.add_argument("--port", type=int, help="port (default 7860)")
+    serve.add_argument("--chat", action="store_true", help="serve the chat page at / as well, on the same engine")
+    serve.set_defaults(run=_serve)
 
     retrieve = commands.add_parser("retrieve", help="show the sentences that best answer a question")
     retrieve.add_argument("question", nargs="?", help="the question; without it, read questions from stdin")
@@ -124,7 +139,11 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _index(args: argparse.Namespace) -> int:
-    with Engine(_settings(args)) as engine:
+    settings = _settings(args)
+    if args.rebuild:
+        for moved in set_aside_damaged(settings):
+            print(f"Moved a damaged index file aside: {moved}", file=sys.stderr)
+    with Engine(settings) as engine:
         report = engine.index(args.paths, progress=not args.json, rebuild=args.rebuild)
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
@@ -153,13 +172,12 @@ def format_report(report: IndexReport, index_dir: Path) -> str:
 
 def _ask(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    overrides = {name: getattr(settings, name) for name in _ENGINE_OPTIONS}
-    with open_engine(index_dir=settings.index_dir, **overrides) as engine:
+    with _answerer(args, settings) as answerer:
         history: list[tuple[str, str]] = []
         questions = [args.question] if args.question is not None else _stdin_questions()
         for question in questions:
             try:
-                answer = engine.ask(question, history=history)
+                answer = answerer.ask(question, history)
             except UserError as error:
                 if args.question is not None:
                     raise
@@ -168,6 +186,16 @@ def _ask(args: argparse.Namespace) -> int:
             history.append((question, answer.text))
             print(json.dumps(answer.to_dict(), ensure_ascii=False) if args.json else format_answer(answer))
     return 0
+
+
+def _answerer(args: argparse.Namespace, settings: Settings) -> Engine | AnswerClient:
+    """A running server when ``--server`` names one, else an engine over the local index."""
+    if args.server:
+        from qa.api.client import AnswerClient
+
+        return AnswerClient(args.server, settings.login, timeout=settings.llm_timeout + 60)
+    overrides = {name: getattr(settings, name) for name in _ENGINE_OPTIONS}
+    return open_engine(index_dir=settings.index_dir, **overrides)
 
 
 def format_answer(answer: Answer) -> str:
@@ -196,22 +224,68 @@ _VERDICTS = {"states": "states the answer", "related": "only related: does not s
 
 def _chat(args: argparse.Namespace) -> int:
     # Imported here: the web framework is only needed by this command.
-    from qa.chat import build_app, check_address, launch, warm_up
+    from qa.api import check_address, warm_up_in_background
 
+    started = time.perf_counter()
     settings = _settings(args)
     check_address(settings)
-    overrides = {name: getattr(settings, name) for name in (*_ENGINE_OPTIONS, "chat_host", "chat_port")}
-    with open_engine(index_dir=settings.index_dir, **overrides) as engine:
-        print(f"Loading the index and the models ({engine.llm.description}) …", file=sys.stderr)
-        problem = warm_up(engine)
-        if problem:
-            print(f"qa: warning: {problem}; the chat page will say so until it is fixed", file=sys.stderr)
+    with _serving_engine(settings) as engine:
+        warmed = warm_up_in_background(engine)
+        from qa.chat import build_app, launch
+
         demo = build_app(engine)
+        _ready(warmed, started)
         url = launch(demo, engine.settings, share=args.share, block=False)
         login = " (login required)" if settings.login else ""
         print(f"Chat page: {url}{login}. Press Ctrl-C to stop.", file=sys.stderr, flush=True)
         demo.block_thread()
     return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from qa.api import ApiServer, build_api, check_address, warm_up_in_background
+
+    started = time.perf_counter()
+    settings = _settings(args)
+    check_address(settings)
+    with _serving_engine(settings) as engine:
+        warmed = warm_up_in_background(engine)
+        app = build_api(engine)
+        if args.chat:
+            from qa.chat import build_app, mount
+
+            mount(app, build_app(engine), engine.settings)
+        _ready(warmed, started)
+        server = ApiServer(app, engine.settings)
+        url = server.start()
+        login = " (login required)" if settings.login else ""
+        if args.chat:
+            print(f"Chat page: {url}/{login}", file=sys.stderr)
+        print(f"API: {url}/api (OpenAPI docs at {url}/docs){login}. Press Ctrl-C to stop.", file=sys.stderr, flush=True)
+        server.wait()
+    return 0
+
+
+def _serving_engine(settings: Settings) -> Engine:
+    """The engine of ``qa chat`` and ``qa serve``, with its index checked before anything slow starts."""
+    overrides = {name: getattr(settings, name) for name in (*_ENGINE_OPTIONS, "chat_host", "chat_port")}
+    engine = open_engine(index_dir=settings.index_dir, **overrides)
+    try:
+        engine.corpus()
+        print(f"Loading the index and the models ({engine.llm.description}) …", file=sys.stderr)
+    except BaseException:
+        engine.close()
+        raise
+    return engine
+
+
+def _ready(warmed: Callable[[], tuple[dict[str, float], str | None]], started: float) -> None:
+    """Wait for the models; say how long the start took and whether the LLM can be used."""
+    seconds, problem = warmed()
+    if problem:
+        print(f"qa: warning: {problem}; each answer will say so until it is fixed", file=sys.stderr)
+    phases = ", ".join(f"{name} {value:.1f} s" for name, value in seconds.items())
+    print(f"Ready in {time.perf_counter() - started:.1f} s ({phases})", file=sys.stderr)
 
 
 def _eval(args: argparse.Namespace) -> int:

@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
-from index.builder import IndexBuilder, IndexReport, check_embedder
+from index.builder import IndexBuilder, IndexReport, check_embedder, check_vectors
 from index.docstore import DocumentStore
 from index.embeddings import embed_passages, embed_query, embedder_key, make_embedder
-from index.errors import UserError
+from index.errors import IndexDamagedError, UserError, storage_error
 from index.vectors import SENTENCES, VectorStore
 from qa.answer import Answer
 from qa.answering import Answerer, History
@@ -48,7 +48,10 @@ class Engine:
     def __init__(self, settings: Settings, chat_model: ChatModel | None = None):
         self.settings = settings
         self.index_dir = settings.index_dir
-        self.index_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.index_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise storage_error(error, "index folder", self.index_dir) from error
         self.vectors = VectorStore(
             path=self.index_dir / _CHROMA,
             host=settings.chroma_host,
@@ -63,6 +66,8 @@ class Engine:
         #: Whether the LLM has evaluated and kept the fixed start of every prompt.
         self._llm_ready = False
         self._lock = threading.RLock()
+        #: Taken while the LLM warms up, which takes long: the other parts stay usable meanwhile.
+        self._llm_lock = threading.Lock()
 
     @property
     def embedder(self) -> BaseEmbedding:
@@ -93,22 +98,30 @@ class Engine:
                 self._llm = make_llm(self.settings)
             return self._llm
 
-    def warm_up(self) -> None:
-        """Load the index, the embedding model and the LLM now rather than on the first question."""
-        self.corpus()
-        embed_query(self.embedder, "warm-up")
-        self.ready_llm()
+    def warm_up(self) -> dict[str, float]:
+        """Load the index, the embedding model and the LLM now rather than on the first question; the
+        LLM evaluates (or reads back) the fixed start of every prompt. Returns the seconds each took."""
+        return {
+            "index": _timed(self.corpus),
+            "embedding model": _timed(lambda: embed_query(self.embedder, "warm-up")),
+            "LLM": _timed(self.ready_llm),
+        }
 
     def ready_llm(self) -> ChatModel:
         """The LLM, loaded, with the fixed start of every prompt (both kinds, both languages) evaluated
         and kept, so that follow-ups and a change of language cost no more than the rest. Done once,
         the first time any face asks."""
-        with self._lock:
+        with self._llm_lock:
             if not self._llm_ready:
                 judged = self.settings.judge == "llm"
                 self.llm.warm_up(fixed_starts(("answer", "rewrite", "judge") if judged else ("answer", "rewrite")))
                 self._llm_ready = True
             return self.llm
+
+    @property
+    def llm_ready(self) -> bool:
+        """Whether the LLM is loaded with its prompt starts kept."""
+        return self._llm_ready
 
     def ask(
         self,
@@ -140,8 +153,9 @@ class Engine:
     ) -> Iterator[str | Answer]:
         """Yield pieces of the answer text as they are generated, then the final ``Answer``. The final
         text carries the citation markers and may differ from the pieces where the check repaired it.
-        ``sentences`` and ``unverified`` are as in ``ask``."""
-        question = self._check_question(question)
+        ``sentences`` and ``unverified`` are as in ``ask``. A question that cannot be asked raises
+        ``QuestionError`` here, before anything is generated."""
+        question = self.check_question(question)
         settings = self.settings
         if sentences is not None:
             settings = settings.replace(prompt_sentences=_check_sentences(sentences))
@@ -157,7 +171,7 @@ class Engine:
             embed=self.embed_claim,
             article=self._article_text,
         )
-        yield from answerer.stream(question, history)
+        return answerer.stream(question, history)
 
     def translate(self, text: str, language: str = "en") -> str:
         """A machine translation of ``text`` (an article sentence) into ``language``, made by the LLM.
@@ -211,7 +225,7 @@ class Engine:
 
     def retrieve(self, question: str, k: int | None = None) -> list[SentenceHit]:
         """The ``k`` sentences that best answer ``question``, best first."""
-        question = self._check_question(question)
+        question = self.check_question(question)
         k = self.settings.top_k if k is None else k
         if not 1 <= k <= 100:
             raise QuestionError(f"k must be between 1 and 100, not {k}")
@@ -226,13 +240,17 @@ class Engine:
             generation = self.docstore.generation
             if self._corpus is None or self._corpus.generation != generation:
                 check_embedder(self.docstore, embedder_key(self.settings.embed_model))
-                self._corpus = Corpus(self.docstore.load_all(), generation)
+                stored = self.docstore.load_all()
+                chunk_ids = {chunk.chunk_id for item in stored for chunk in item.chunks}
+                check_vectors(self.vectors, chunk_ids, {v for item in stored for v in item.sentence_vector_ids})
+                self._corpus = Corpus(stored, generation)
             return self._corpus
 
     def is_empty(self) -> bool:
         return not self.docstore.versions()
 
-    def _check_question(self, question: Any) -> str:
+    def check_question(self, question: Any) -> str:
+        """The question without surrounding white space; ``QuestionError`` when it cannot be asked."""
         if not isinstance(question, str) or not question.strip():
             raise QuestionError("the question is empty; type a question")
         limit = self.settings.max_question_chars
@@ -250,10 +268,46 @@ class Engine:
         self.close()
 
 
+def _timed(function: Any) -> float:
+    started = time.perf_counter()
+    function()
+    return round(time.perf_counter() - started, 2)
+
+
 def _check_sentences(sentences: Any) -> int:
     if isinstance(sentences, bool) or not isinstance(sentences, int) or not 1 <= sentences <= _MAX_SENTENCES:
         raise QuestionError(f"the model can read 1 to {_MAX_SENTENCES} sentences per question, not {sentences}")
     return sentences
+
+
+def set_aside_damaged(settings: Settings) -> list[Path]:
+    """Before a rebuild: move a document store or a local Chroma folder that cannot be opened out of the
+    way, renamed ``<name>.damaged-<time>``, so the rebuild starts afresh and nothing is deleted.
+    Returns where each went."""
+    folder = settings.index_dir
+    moved: list[Path] = []
+    try:
+        DocumentStore(folder / _DOCSTORE).close()
+    except IndexDamagedError:
+        moved += _move_aside(folder, (_DOCSTORE, f"{_DOCSTORE}-wal", f"{_DOCSTORE}-shm"))
+    if settings.chroma_host is None:
+        try:
+            VectorStore(path=folder / _CHROMA, prefix=settings.chroma_collection)
+        except IndexDamagedError:
+            moved += _move_aside(folder, (_CHROMA,))
+    return moved
+
+
+def _move_aside(folder: Path, names: tuple[str, ...]) -> list[Path]:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    moved = []
+    for name in names:
+        if (folder / name).exists():
+            target = folder / f"{name}.damaged-{stamp}"
+            (folder / name).rename(target)
+            log.info("moved the damaged %s aside to %s", name, target)
+            moved.append(target)
+    return moved
 
 
 def open_engine(

@@ -3,19 +3,19 @@ it streams the engine's answers, shows their citations in their articles, and ma
 
 from __future__ import annotations
 
-import errno
 import html
 import logging
-import socket
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from fastapi import FastAPI
 
 from index.errors import IndexBusyError, UserError
 from qa.answer import Answer
+from qa.api.server import check_address
 from qa.articles import ArticleLibrary
 from qa.chat import render
 from qa.chat.session import ChatSession, Turn
@@ -329,34 +329,33 @@ def launch(demo: gr.Blocks, settings: Settings, share: bool = False, block: bool
         _, url, _ = demo.launch(
             server_name=settings.chat_host,
             server_port=settings.chat_port,
-            auth=settings.login,
-            auth_message="Log in to ask questions of the articles.",
             share=share,
-            max_file_size=settings.max_file_bytes,
             prevent_thread_lock=not block,
             quiet=True,
-            show_error=False,
-            footer_links=["api"],
-            theme=gr.themes.Soft(font=["system-ui", "Segoe UI", "Helvetica", "Arial", "sans-serif"]),
-            css=(ASSETS / "chat.css").read_text(encoding="utf-8"),
-            js=(ASSETS / "chat.js").read_text(encoding="utf-8"),
+            **_page_options(settings),
         )
     except OSError as error:
         raise UserError(f"cannot serve on {settings.chat_host}:{settings.chat_port}: {error}") from error
     return url
 
 
-def check_address(settings: Settings) -> None:
-    """Refuse at once an address or port that cannot be served on, before anything slow happens."""
-    try:
-        with socket.socket(socket.AF_INET6 if ":" in settings.chat_host else socket.AF_INET) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind((settings.chat_host, settings.chat_port))
-    except OSError as error:
-        reason = "is in use" if error.errno == errno.EADDRINUSE else f"cannot be used ({error.strerror or error})"
-        raise UserError(
-            f"port {settings.chat_port} on {settings.chat_host} {reason}; choose another with --port or QA_CHAT_PORT"
-        ) from error
+def mount(app: FastAPI, demo: gr.Blocks, settings: Settings) -> FastAPI:
+    """The chat page at ``/`` of ``app`` (the HTTP API), with the queue on and the same login."""
+    demo.queue(default_concurrency_limit=settings.chat_concurrency)
+    return gr.mount_gradio_app(app, demo, path="/", **_page_options(settings))
+
+
+def _page_options(settings: Settings) -> dict[str, Any]:
+    return {
+        "auth": settings.login,
+        "auth_message": "Log in to ask questions of the articles.",
+        "max_file_size": settings.max_file_bytes,
+        "show_error": False,
+        "footer_links": ["api"],
+        "theme": gr.themes.Soft(font=["system-ui", "Segoe UI", "Helvetica", "Arial", "sans-serif"]),
+        "css": (ASSETS / "chat.css").read_text(encoding="utf-8"),
+        "js": (ASSETS / "chat.js").read_text(encoding="utf-8"),
+    }
 
 
 def _lines(message: str) -> str:

@@ -14,15 +14,16 @@ __all__ = ["ChatModel", "LLMUnavailableError", "complete", "make_llm"]
 
 def make_llm(settings: Settings) -> ChatModel:
     from qa.llm.llamacpp import LlamaCppChat
+    from qa.llm.model_file import MODEL_NAME, ensure_model
 
     if settings.llm == "embedded":
-        from qa.llm.model_file import MODEL_NAME, ensure_model
-
         path = ensure_model(settings.model_dir)
-        return LlamaCppChat(path, settings.llm_context, settings.llm_threads, f"embedded {MODEL_NAME} (llama.cpp)")
+        description = f"embedded {MODEL_NAME} (llama.cpp)"
+        return LlamaCppChat(path, settings.llm_context, settings.llm_threads, description, _states(settings))
     if settings.llm == "gguf":
         path = Path(settings.llm_model or "").expanduser()
-        return LlamaCppChat(path, settings.llm_context, settings.llm_threads, f"{path.name} (llama.cpp)")
+        description = f"{path.name} (llama.cpp)"
+        return LlamaCppChat(path, settings.llm_context, settings.llm_threads, description, _states(settings))
     from qa.llm import remote
 
     if settings.llm == "ollama":
@@ -32,3 +33,10 @@ def make_llm(settings: Settings) -> ChatModel:
     return remote.openai_chat(
         settings.llm_model or "", settings.llm_base_url, settings.llm_api_key, settings.llm_timeout
     )
+
+
+def _states(settings: Settings) -> Path:
+    """Where llama.cpp keeps evaluated prompt starts between runs: beside the embedded model."""
+    from qa.llm.model_file import default_cache_dir
+
+    return (settings.model_dir or default_cache_dir()) / "prompt-states"

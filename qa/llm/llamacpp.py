@@ -24,6 +24,7 @@ import numpy as np
 
 from qa.llm.errors import LLMUnavailableError
 from qa.llm.guided import FlatSchema, Trace, decode
+from qa.llm.prompt_states import PromptStates
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +42,17 @@ class _Prefix:
 
 
 class LlamaCppChat:
-    def __init__(self, model_path: Path, n_ctx: int = 4096, n_threads: int = 0, description: str | None = None):
+    def __init__(
+        self,
+        model_path: Path,
+        n_ctx: int = 4096,
+        n_threads: int = 0,
+        description: str | None = None,
+        state_dir: Path | None = None,
+    ):
         self.model_path = Path(model_path)
+        #: Where evaluated prompt starts are kept between runs (``qa.llm.prompt_states``); None: nowhere.
+        self.state_dir = state_dir
         self.n_ctx = n_ctx
         self.n_threads = n_threads or os.cpu_count() or 2
         self.description = description or f"llama.cpp {self.model_path.name}"
@@ -54,17 +64,27 @@ class LlamaCppChat:
         self._traces = threading.local()
         #: How often a kept prefix state replaced evaluating the prompt's start.
         self.prefix_hits = 0
+        #: How many prompt starts were read from ``state_dir`` instead of being evaluated.
+        self.stored_starts = 0
 
     def warm_up(self, prompts: Sequence[Messages] = ()) -> None:
         """Load the model; evaluate each of ``prompts`` (a prompt's fixed start) and keep its state."""
         with self._lock:
             llama = self._load()
             kept = {prefix.messages for prefix in self._prefixes}
+            states = PromptStates(self.state_dir, self.model_path, self.n_ctx) if self.state_dir else None
             for messages in prompts:
                 if _key(messages) in kept:
                     continue
-                llama.create_chat_completion(messages=messages, temperature=0.0, max_tokens=1)
-                self._prefixes.append(_Prefix(_key(messages), llama.input_ids[: llama.n_tokens].copy(), _state(llama)))
+                stored = states.load(messages) if states else None
+                if stored is None:
+                    llama.create_chat_completion(messages=messages, temperature=0.0, max_tokens=1)
+                    stored = llama.input_ids[: llama.n_tokens].copy(), _state(llama)
+                    if states:
+                        states.save(messages, *stored)
+                else:
+                    self.stored_starts += 1
+                self._prefixes.append(_Prefix(_key(messages), *stored))
 
     def _load(self) -> Any:
         if self._llama is None:

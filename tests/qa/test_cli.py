@@ -5,6 +5,7 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 
 from tests.conftest import ROOT, SEEDS
 
@@ -18,16 +19,25 @@ OFFLINE = {
 }
 
 
-def qa(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def qa(
+    *args: str,
+    stdin: str | None = None,
+    env: dict[str, str] | None = None,
+    prefix: list[str] | None = None,
+    preexec: Callable[[], None] | None = None,
+) -> subprocess.CompletedProcess:
+    """Run ``qa ARGS`` offline; ``prefix`` goes before the command (setpriv), ``preexec`` runs in the
+    child before it starts (resource limits)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")} | OFFLINE | (env or {})
     return subprocess.run(
-        [sys.executable, "-m", "qa.cli", *args],
+        [*(prefix or []), sys.executable, "-m", "qa.cli", *args],
         capture_output=True,
         text=True,
         input=stdin,
         env=env,
         timeout=600,
         check=False,
+        preexec_fn=preexec,
     )
 
 
