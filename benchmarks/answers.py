@@ -25,7 +25,7 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from common import chosen_questions  # noqa: E402
+from common import chosen_questions, machine  # noqa: E402
 
 from qa import open_engine  # noqa: E402
 from qa.evaluation.metrics import compute_metrics  # noqa: E402
@@ -70,7 +70,8 @@ def main() -> None:
             print(f"MISS {p['id']}: {p['question']}\n     -> {p['answer']}  {cited}  {p['notes']}")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({"metrics": metrics, "predictions": predictions}, ensure_ascii=False, indent=1))
+        result = {"machine": machine(), "metrics": metrics, "predictions": predictions}
+        args.out.write_text(json.dumps(result, ensure_ascii=False, indent=1))
 
 
 class _Recorder:

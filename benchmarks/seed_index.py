@@ -22,6 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from common import machine  # noqa: E402
+
 from index.embeddings import embed_passages  # noqa: E402
 from qa.engine import Engine  # noqa: E402
 from qa.settings import SEEDS, Settings  # noqa: E402
@@ -61,6 +63,7 @@ def main() -> None:
 
     latencies.sort()
     result = {
+        "machine": machine(),
         "indexing": {
             "documents": report.documents,
             "sentences": report.sentences,

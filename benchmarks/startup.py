@@ -55,8 +55,12 @@ def main() -> None:
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="qa-startup-") as folder:
         index = Path(folder) / "index"
-        subprocess.run([str(qa), "index", str(SEEDS), "--index", str(index), "--json"], env=env, check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [str(qa), "index", str(SEEDS), "--index", str(index), "--json"],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         for command in args.commands:
             shutil.rmtree(default_cache_dir() / "prompt-states", ignore_errors=True)
             for run in range(1, args.runs + 1):

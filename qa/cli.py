@@ -11,7 +11,8 @@ import logging
 import shlex
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -45,7 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"qa: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("qa: interrupted; the index is as it was before this run", file=sys.stderr)
+        serving = args.command in ("chat", "serve")
+        print("qa: stopped" if serving else "qa: interrupted; the index is as it was before this run", file=sys.stderr)
         return 130
 
 
@@ -223,60 +225,61 @@ _VERDICTS = {"states": "states the answer", "related": "only related: does not s
 
 
 def _chat(args: argparse.Namespace) -> int:
-    # Imported here: the web framework is only needed by this command.
-    from qa.api import check_address, warm_up_in_background
-
-    started = time.perf_counter()
-    settings = _settings(args)
-    check_address(settings)
-    with _serving_engine(settings) as engine:
-        warmed = warm_up_in_background(engine)
+    with _serving(args) as (engine, ready):
+        # Imported here, while the models load: the web framework is only needed by this command.
         from qa.chat import build_app, launch
 
         demo = build_app(engine)
-        _ready(warmed, started)
+        ready()
         url = launch(demo, engine.settings, share=args.share, block=False)
-        login = " (login required)" if settings.login else ""
-        print(f"Chat page: {url}{login}. Press Ctrl-C to stop.", file=sys.stderr, flush=True)
+        print(f"Chat page: {url}{_login(engine.settings)}. Press Ctrl-C to stop.", file=sys.stderr, flush=True)
         demo.block_thread()
     return 0
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from qa.api import ApiServer, build_api, check_address, warm_up_in_background
+    from qa.api import ApiServer, build_api
 
-    started = time.perf_counter()
-    settings = _settings(args)
-    check_address(settings)
-    with _serving_engine(settings) as engine:
-        warmed = warm_up_in_background(engine)
+    with _serving(args) as (engine, ready):
         app = build_api(engine)
         if args.chat:
             from qa.chat import build_app, mount
 
             mount(app, build_app(engine), engine.settings)
-        _ready(warmed, started)
+        ready()
         server = ApiServer(app, engine.settings)
         url = server.start()
-        login = " (login required)" if settings.login else ""
         if args.chat:
-            print(f"Chat page: {url}/{login}", file=sys.stderr)
-        print(f"API: {url}/api (OpenAPI docs at {url}/docs){login}. Press Ctrl-C to stop.", file=sys.stderr, flush=True)
+            print(f"Chat page: {url}/{_login(engine.settings)}", file=sys.stderr)
+        print(
+            f"API: {url}/api (OpenAPI docs at {url}/docs){_login(engine.settings)}. Press Ctrl-C to stop.",
+            file=sys.stderr,
+            flush=True,
+        )
         server.wait()
     return 0
 
 
-def _serving_engine(settings: Settings) -> Engine:
-    """The engine of ``qa chat`` and ``qa serve``, with its index checked before anything slow starts."""
+@contextmanager
+def _serving(args: argparse.Namespace) -> Iterator[tuple[Engine, Callable[[], None]]]:
+    """The engine of ``qa chat`` and ``qa serve``: the address and the index are checked before anything
+    slow starts, then the models load in a thread while the caller builds its app; ``ready()`` waits
+    for them and says how long the start took."""
+    from qa.api import check_address, warm_up_in_background
+
+    started = time.perf_counter()
+    settings = _settings(args)
+    check_address(settings)
     overrides = {name: getattr(settings, name) for name in (*_ENGINE_OPTIONS, "chat_host", "chat_port")}
-    engine = open_engine(index_dir=settings.index_dir, **overrides)
-    try:
+    with open_engine(index_dir=settings.index_dir, **overrides) as engine:
         engine.corpus()
         print(f"Loading the index and the models ({engine.llm.description}) …", file=sys.stderr)
-    except BaseException:
-        engine.close()
-        raise
-    return engine
+        warmed = warm_up_in_background(engine)
+        yield engine, lambda: _ready(warmed, started)
+
+
+def _login(settings: Settings) -> str:
+    return " (login required)" if settings.login else ""
 
 
 def _ready(warmed: Callable[[], tuple[dict[str, float], str | None]], started: float) -> None:
