@@ -74,7 +74,7 @@ class Health(BaseModel):
 
 
 def build_api(engine: Engine, library: ArticleLibrary | None = None) -> FastAPI:
-    """The API over ``engine``; mount the chat page on it with ``gradio.mount_gradio_app``."""
+    """The API over ``engine``; ``qa.chat.mount`` puts the chat page on it."""
     library = library or ArticleLibrary(engine)
     api = FastAPI(
         title="qa-news",
@@ -91,6 +91,11 @@ def build_api(engine: Engine, library: ArticleLibrary | None = None) -> FastAPI:
         status, message = describe(error)
         headers = {"WWW-Authenticate": 'Basic realm="qa-news"'} if status == 401 else None
         return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+    @api.exception_handler(Exception)
+    async def failure(request: Request, error: Exception) -> JSONResponse:
+        status, message = describe(error)
+        return JSONResponse({"error": message}, status_code=status)
 
     @api.exception_handler(RequestValidationError)
     async def bad_request(request: Request, error: RequestValidationError) -> JSONResponse:

@@ -248,3 +248,14 @@ def test_qa_serve_answers_curl_and_qa_ask_server(tmp_path):
     finally:
         server.terminate()
         server.wait(60)
+
+
+def test_an_unexpected_failure_is_one_sentence_and_the_log_has_the_details(api, seed_engine, monkeypatch, caplog):
+    def fail(*args, **kwargs):
+        raise RuntimeError("an unexpected fault")
+
+    monkeypatch.setattr(seed_engine, "ask", fail)
+    reply = api.post("/api/ask", json={"question": SUNDAY})
+    assert reply.status_code == 500
+    assert reply.json()["error"].startswith("Something went wrong while answering; nothing was lost.")
+    assert "an unexpected fault" in caplog.text
