@@ -16,11 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from index.documents import Chunk, Document, Sentence
-from index.errors import guarded
+from index.errors import UserError, guarded, storage_error
 
-_WHAT = "document store (documents.sqlite)"
 #: What SQLite and the file system raise for a damaged, foreign, read-only or full store.
 _FAILURES = (sqlite3.DatabaseError, OSError)
+
+
+def _problem(store: DocumentStore, error: Exception) -> UserError:
+    return storage_error(error, "document store (documents.sqlite)", store.folder)
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -58,7 +62,7 @@ class DocumentStore:
     """Every method turns a damaged or foreign file, a read-only folder or a full disk into one sentence
     with the way out (``index.errors.storage_error``)."""
 
-    @guarded(_WHAT, _FAILURES)
+    @guarded(_FAILURES, _problem)
     def __init__(self, path: Path):
         self.path = path
         self.folder = path.parent
@@ -83,28 +87,28 @@ class DocumentStore:
                 raise
             self._db.execute("COMMIT")
 
-    @guarded(_WHAT, _FAILURES)
+    @guarded(_FAILURES, _problem)
     def get_meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
-    @guarded(_WHAT, _FAILURES)
+    @guarded(_FAILURES, _problem)
     def set_meta(self, key: str, value: str | None) -> None:
         with self._transaction() as db:
             _put_meta(db, key, value)
 
     @property
-    @guarded(_WHAT, _FAILURES)
+    @guarded(_FAILURES, _problem)
     def generation(self) -> int:
         """Grows with every committed change; readers compare it to know when to reload."""
         return int(self.get_meta("generation") or 0)
 
-    @guarded(_WHAT, _FAILURES)
+    @guarded(_FAILURES, _problem)
     def versions(self) -> dict[str, DocumentVersion]:
         rows = self._db.execute("SELECT doc_id, content_hash, source FROM documents")
         return {doc_id: DocumentVersion(h, source) for doc_id, h, source in rows}
 
-    @guarded(_WHAT, _FAILURES)
+    @guarded(_FAILURES, _problem)
     def vector_ids(self, doc_ids: list[str] | None = None) -> tuple[set[str], set[str]]:
         """Chunk ids and sentence vector ids, of the given documents or of all."""
         chunk_sql = "SELECT chunk_id FROM chunks"
@@ -121,7 +125,7 @@ class DocumentStore:
             sentences |= {r[0] for r in self._db.execute(sentence_sql + " WHERE doc_id = ?", (doc_id,))}
         return chunks, sentences
 
-    @guarded(_WHAT, _FAILURES)
+    @guarded(_FAILURES, _problem)
     def commit(
         self,
         upserts: list[StoredDocument],
@@ -144,13 +148,13 @@ class DocumentStore:
             if upserts or removed or moved:
                 _put_meta(db, "generation", str(self.generation + 1))
 
-    @guarded(_WHAT, _FAILURES)
+    @guarded(_FAILURES, _problem)
     def clear(self) -> None:
         with self._transaction() as db:
             for table in ("documents", "sentences", "chunks", "meta"):
                 db.execute(f"DELETE FROM {table}")
 
-    @guarded(_WHAT, (*_FAILURES, KeyError, IndexError))
+    @guarded((*_FAILURES, KeyError, IndexError), _problem)
     def load_all(self) -> list[StoredDocument]:
         """Every document with its sentences and chunks, ordered by doc_id."""
         sentence_rows: dict[str, list[tuple]] = {}

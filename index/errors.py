@@ -77,9 +77,9 @@ def _read_only(folder: Path, text: str) -> str:
     )
 
 
-def guarded(what: str, errors: tuple[type[BaseException], ...]) -> Callable[[F], F]:
-    """Turn ``errors`` raised by a method of a store into the one sentence of ``storage_error``; the
-    store names its folder in ``self.folder``."""
+def guarded(errors: tuple[type[Exception], ...], problem: Callable[[Any, Exception], UserError]) -> Callable[[F], F]:
+    """A method decorator for a store: ``errors`` it raises become ``problem(store, error)``, one
+    sentence with the way out (``storage_error``, mostly). A ``UserError`` passes unchanged."""
 
     def wrap(method: F) -> F:
         @functools.wraps(method)
@@ -89,7 +89,7 @@ def guarded(what: str, errors: tuple[type[BaseException], ...]) -> Callable[[F],
             except UserError:
                 raise
             except errors as error:
-                raise storage_error(error, what, self.folder) from error
+                raise problem(self, error) from error
 
         return checked  # type: ignore[return-value]
 

@@ -7,16 +7,14 @@ embedding function, which would reach for the network, is never used.
 
 from __future__ import annotations
 
-import functools
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from index.errors import StoreUnavailableError, UserError, storage_error
+from index.errors import StoreUnavailableError, UserError, guarded, storage_error
 
 log = logging.getLogger(__name__)
 
@@ -30,23 +28,17 @@ class VectorMatch:
     similarity: float
 
 
-def _checked(method: Callable[..., Any]) -> Callable[..., Any]:
+def _problem(store: VectorStore, error: Exception) -> UserError:
     """Chroma's failures as one sentence: a damaged or foreign local store, a read-only folder or a full
     disk (``storage_error``), or a server that fails."""
+    log.debug("%s failed", store.location, exc_info=True)
+    if store.host:
+        return StoreUnavailableError(f"the {store.location} failed: {error}")
+    return storage_error(error, "vector store (Chroma)", store.folder)
 
-    @functools.wraps(method)
-    def checked(self: VectorStore, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(self, *args, **kwargs)
-        except UserError:
-            raise
-        except Exception as error:  # chromadb raises its own errors, ValueError, RuntimeError, sqlite3, httpx
-            log.debug("%s failed", self.location, exc_info=True)
-            if self.host:
-                raise StoreUnavailableError(f"the {self.location} failed: {error}") from error
-            raise storage_error(error, "vector store (Chroma)", self.folder) from error
 
-    return checked
+#: Chroma raises its own errors, ValueError, RuntimeError, sqlite3's and httpx's.
+_checked = guarded((Exception,), _problem)
 
 
 class VectorStore:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from index.builder import IndexReport
 from index.errors import UserError
@@ -91,19 +91,11 @@ def _parser() -> argparse.ArgumentParser:
     _llm_options(evaluate)
     evaluate.set_defaults(run=_eval)
 
-    chat = commands.add_parser("chat", help="serve the chat page: streamed answers with their sources, in the browser")
-    _common(chat)
-    _llm_options(chat)
-    chat.add_argument("--host", help="address to serve on (default 127.0.0.1, this machine only)")
-    chat.add_argument("--port", type=int, help="port (default 7860)")
+    chat = _server(commands, "chat", "serve the chat page: streamed answers with their sources, in the browser")
     chat.add_argument("--share", action="store_true", help="also ask Gradio for a public share link (needs internet)")
     chat.set_defaults(run=_chat)
 
-    serve = commands.add_parser("serve", help="serve the HTTP JSON API (/api/ask, /api/ask/stream, …; docs at /docs)")
-    _common(serve)
-    _llm_options(serve)
-    serve.add_argument("--host", help="address to serve on (default 127.0.0.1, this machine only)")
-    serve.add_argument("--port", type=int, help="port (default 7860)")
+    serve = _server(commands, "serve", "serve the HTTP JSON API (/api/ask, /api/ask/stream, …; docs at /docs)")
     serve.add_argument("--chat", action="store_true", help="serve the chat page at / as well, on the same engine")
     serve.set_defaults(run=_serve)
 
@@ -113,6 +105,16 @@ def _parser() -> argparse.ArgumentParser:
     retrieve.add_argument("-k", type=int, help="how many sentences (default 8)")
     retrieve.add_argument("--json", action="store_true", help="print JSON")
     retrieve.set_defaults(run=_retrieve)
+    return parser
+
+
+def _server(commands: Any, name: str, description: str) -> argparse.ArgumentParser:
+    """A command that serves: the index and model options, and where to listen."""
+    parser = commands.add_parser(name, help=description)
+    _common(parser)
+    _llm_options(parser)
+    parser.add_argument("--host", help="address to serve on (default 127.0.0.1, this machine only)")
+    parser.add_argument("--port", type=int, help="port (default 7860)")
     return parser
 
 
