@@ -36,6 +36,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/indexing.py
 	$(BIN)/python benchmarks/answering.py --every 3
 	$(BIN)/python benchmarks/scale.py
+	$(BIN)/python benchmarks/archive.py
+	$(BIN)/python benchmarks/duplicates.py
 	$(BIN)/python benchmarks/memory.py
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/seed_index.py --out benchmarks/results/seed_index.json

@@ -89,15 +89,18 @@ def _llama_system_info() -> str:
         return "llama-cpp-python not available"
 
 
-def write_results(name: str, summary: dict[str, Any], rows: list[dict[str, Any]], out_dir: Path = RESULTS) -> Path:
+def write_results(
+    name: str, summary: dict[str, Any], rows: list[dict[str, Any]], out_dir: Path = RESULTS, quiet: bool = False
+) -> Path:
     """Write ``<name>.json`` (summary, rows, machine) and ``<name>.md`` (the rows as a table); print the
-    JSON summary. Returns the JSON file."""
+    JSON summary unless ``quiet``. Returns the JSON file."""
     out_dir.mkdir(parents=True, exist_ok=True)
     data = {"benchmark": name, "machine": machine(), "summary": summary, "rows": rows}
     json_path = out_dir / f"{name}.json"
     json_path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     (out_dir / f"{name}.md").write_text(markdown_table(name, summary, rows), encoding="utf-8")
-    print(json.dumps({"benchmark": name, "summary": summary}, ensure_ascii=False, indent=2))
+    if not quiet:
+        print(json.dumps({"benchmark": name, "summary": summary}, ensure_ascii=False, indent=2))
     return json_path
 
 

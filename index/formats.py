@@ -3,12 +3,20 @@ title, date, publisher and author where the file shows them."""
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from bs4 import BeautifulSoup, Comment, NavigableString
 
+from index.dates import normalise_date
+
+log = logging.getLogger(__name__)
+
 _TITLE_CHARS = 140
+#: trafilatura's default MIN_EXTRACTED_SIZE: below it, its result is a fallback, not a main text.
+_MAIN_TEXT_CHARS = 250
 _DATE_MARKER = re.compile(r"\A\s*date\s+(\d{4}-\d{2}(?:-\d{2})?)\b[ \t]*")
 _ISO_DATE = re.compile(r"\b((?:19|20)\d\d-[01]\d(?:-[0-3]\d)?)(?:\b|(?=T\d))")
 _GERMAN_DATE = re.compile(r"\b([0-3]?\d)\.([01]?\d)\.((?:19|20)\d\d)\b")
@@ -33,6 +41,7 @@ class Parsed:
     date: str | None = None
     publisher: str | None = None
     author: str | None = None
+    url: str | None = None
 
 
 def parse_text(text: str) -> Parsed:
@@ -64,13 +73,19 @@ def parse_markdown(text: str) -> Parsed:
     body = "\n\n".join(p for p in cleaned if p.strip())
     parsed = parse_text(body)
     parsed.title = title or parsed.title
-    parsed.date = meta.get("date") or parsed.date
+    parsed.date = normalise_date(meta.get("date")) or parsed.date
     parsed.publisher = meta.get("publisher") or meta.get("source") or parsed.publisher
     parsed.author = meta.get("author") or parsed.author
+    parsed.url = meta.get("url") or meta.get("link")
     return parsed
 
 
 def parse_html(markup: str) -> Parsed:
+    """A saved web page: the article text as trafilatura extracts it from the page furniture
+    (navigation, cookie banners, "Textgröße ändern", teasers), with its title, date, site and author.
+    Where trafilatura finds no main text (a bare fragment, a page of one short paragraph), the page's
+    ``<article>`` or ``<body>`` text without scripts, navigation and footers is kept when it is the
+    shorter reading (empty, when the page holds nothing but furniture)."""
     soup = BeautifulSoup(markup, "lxml")
     title = _meta(soup, "og:title") or _tag_text(soup, "title") or _tag_text(soup, "h1")
     date = _meta(soup, "article:published_time", "date", "pubdate", "dc.date", "publishdate")
@@ -78,11 +93,60 @@ def parse_html(markup: str) -> Parsed:
         date = soup.find("time", attrs={"datetime": True})["datetime"]
     publisher = _meta(soup, "og:site_name", "publisher", "dc.publisher")
     author = _meta(soup, "author", "article:author", "dc.creator")
-    for tag in soup.find_all(_DROP_TAGS):
+    url = _meta(soup, "og:url") or _link(soup, "canonical")
+    extracted = _extract(markup)
+    text = extracted.text if extracted is not None else ""
+    if len(text) < _MAIN_TEXT_CHARS:
+        # Below trafilatura's own minimum it falls back to keeping every text block; the page's
+        # <article> (else <body>) without navigation, scripts and footers is then the safer reading.
+        cleaned = _soup_text(soup.find("article") or soup.body or soup)
+        text = cleaned if not text or len(cleaned) <= len(text) else text
+    parsed = parse_text(text)
+    parsed.title = _squash(title) if title else (extracted.title if extracted else None) or parsed.title
+    parsed.date = normalise_date(date) or (extracted.date if extracted else None) or parsed.date
+    parsed.publisher = publisher or (extracted.sitename if extracted else None) or parsed.publisher
+    parsed.author = author or (extracted.author if extracted else None) or parsed.author
+    parsed.url = url or (extracted.url if extracted else None)
+    return parsed
+
+
+def clean_fragment(markup: str) -> str:
+    """The text of an HTML fragment (a feed entry's content, a dump's HTML body), paragraphs kept."""
+    soup = BeautifulSoup(markup, "lxml")
+    return _soup_text(soup.body or soup)
+
+
+@dataclass(slots=True)
+class _Extracted:
+    text: str
+    title: str | None
+    date: str | None
+    sitename: str | None
+    author: str | None
+    url: str | None
+
+
+def _extract(markup: str) -> _Extracted | None:
+    import trafilatura
+
+    try:
+        found = trafilatura.bare_extraction(
+            markup, with_metadata=True, include_comments=False, include_tables=False, deduplicate=True
+        )
+    except (ValueError, TypeError, AttributeError):  # trafilatura's failures on odd markup
+        log.debug("trafilatura could not read the page", exc_info=True)
+        return None
+    if found is None:
+        return None
+    text = "\n\n".join(_squash(line) for line in (found.text or "").split("\n") if line.strip())
+    return _Extracted(text, found.title, normalise_date(found.date), found.sitename, found.author, found.url)
+
+
+def _soup_text(root: Any) -> str:
+    for tag in root.find_all(_DROP_TAGS):
         tag.decompose()
-    for comment in soup.find_all(string=lambda node: isinstance(node, Comment)):
+    for comment in root.find_all(string=lambda node: isinstance(node, Comment)):
         comment.extract()
-    root = soup.find("article") or soup.body or soup
     for node in root.find_all(string=True):
         if type(node) is NavigableString and node.find_parent("pre") is None:
             node.replace_with(re.sub(r"\s+", " ", node))
@@ -93,14 +157,7 @@ def parse_html(markup: str) -> Parsed:
         tag.insert_after("\n\n")
     paragraphs = re.split(r"\n\s*\n", root.get_text())
     lines = ["\n".join(_squash(line) for line in p.split("\n") if line.strip()) for p in paragraphs]
-    text = "\n\n".join(p for p in lines if p)
-    parsed = parse_text(text)
-    iso = _ISO_DATE.search(date or "")
-    parsed.title = _squash(title) if title else parsed.title
-    parsed.date = iso.group(1) if iso else parsed.date
-    parsed.publisher = publisher or parsed.publisher
-    parsed.author = author or parsed.author
-    return parsed
+    return "\n\n".join(p for p in lines if p)
 
 
 def _title_from_text(text: str) -> str | None:
@@ -178,6 +235,11 @@ def _meta(soup: BeautifulSoup, *names: str) -> str | None:
         if tag and tag.get("content", "").strip():
             return tag["content"].strip()
     return None
+
+
+def _link(soup: BeautifulSoup, rel: str) -> str | None:
+    tag = soup.find("link", attrs={"rel": rel, "href": True})
+    return tag["href"].strip() if tag else None
 
 
 def _tag_text(soup: BeautifulSoup, name: str) -> str | None:

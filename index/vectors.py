@@ -129,17 +129,29 @@ class VectorStore:
             offset += self._batch
 
     @_checked
+    def update_metadata(self, kind: str, ids: list[str], metadatas: list[dict[str, Any]]) -> None:
+        """Add or change metadata keys of existing entries in place; their other keys and their vectors
+        stay. Ids the store does not hold are ignored."""
+        for start in range(0, len(ids), self._batch):
+            end = start + self._batch
+            self._collections[kind].update(ids=ids[start:end], metadatas=metadatas[start:end])
+
+    @_checked
     def delete(self, kind: str, ids: list[str]) -> None:
         for start in range(0, len(ids), self._batch):
             self._collections[kind].delete(ids=ids[start : start + self._batch])
 
     @_checked
-    def query(self, kind: str, vector: np.ndarray, n: int) -> list[VectorMatch]:
+    def query(self, kind: str, vector: np.ndarray, n: int, where: dict[str, Any] | None = None) -> list[VectorMatch]:
+        """The ``n`` nearest entries; ``where`` (a Chroma metadata filter) admits only the entries it
+        matches, before the nearest are taken."""
         if n <= 0:
             return []
-        # Chroma returns fewer than n results from a smaller collection; counting first would cost a
-        # scan per question that grows with the collection.
-        result = self._collections[kind].query(query_embeddings=[vector], n_results=n, include=["distances"])
+        # Chroma returns fewer than n results from a smaller collection (or fewer matching ``where``);
+        # counting first would cost a scan per question that grows with the collection.
+        result = self._collections[kind].query(
+            query_embeddings=[vector], n_results=n, where=where or None, include=["distances"]
+        )
         return [
             VectorMatch(id_, 1.0 - float(distance))
             for id_, distance in zip(result["ids"][0], result["distances"][0], strict=True)

@@ -3,14 +3,17 @@
 import index  # noqa: F401  (sets the offline environment before any model library loads)
 from qa.answer import Answer, Citation
 from qa.engine import Engine, QuestionError, open_engine
+from qa.filters import ArticleFilter, FilterError
 from qa.llm import LLMUnavailableError
 from qa.retrieval import SentenceHit
 from qa.settings import Settings
 
 __all__ = [
     "Answer",
+    "ArticleFilter",
     "Citation",
     "Engine",
+    "FilterError",
     "LLMUnavailableError",
     "QuestionError",
     "SentenceHit",

@@ -7,6 +7,28 @@ from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
+class Copy:
+    """The same statement in another article: a near-duplicate sentence, verbatim
+    ``document.text[start:end]`` of its own document, so that each copy is checked by its own link."""
+
+    doc_id: str
+    title: str
+    sentence_index: int
+    sentence: str
+    start: int
+    end: int
+    date: str | None = None
+    publisher: str | None = None
+    url: str | None = None
+    source: str = ""
+
+    @property
+    def outlet(self) -> str:
+        """Who printed it: the publisher where known, else the article's title."""
+        return self.publisher or self.title
+
+
+@dataclass(frozen=True, slots=True)
 class Citation:
     doc_id: str
     title: str
@@ -27,6 +49,10 @@ class Citation:
     #: evidence_end <= end): the words that state the claim, for highlighting.
     evidence_start: int | None = None
     evidence_end: int | None = None
+    #: The article's address, when known.
+    url: str | None = None
+    #: The same statement in other articles (near-duplicate sentences), best first.
+    also: list[Copy] = field(default_factory=list)
 
     @property
     def evidence(self) -> str:
@@ -40,7 +66,9 @@ class Citation:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Citation:
-        return cls(**{key: value for key, value in data.items() if key != "evidence"})
+        values = {key: value for key, value in data.items() if key != "evidence"}
+        values["also"] = [Copy(**copy) for copy in data.get("also") or []]
+        return cls(**values)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from index.documents import Document
 from index.errors import UserError
-from index.loading import SUPPORTED_SUFFIXES, LoadError, load_document
+from index.loading import ARCHIVE_SUFFIXES, SUPPORTED_SUFFIXES, LoadError, load_file
 from qa.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,11 @@ _SHOWN_CHARS = 100
 _DEFAULT_STEM = "article"
 _UNSAFE = re.compile(r"[^\w.\-]+")
 _PATH = re.compile(r"(?<!\S)(?:/[^/\s]+)*/([^/\s]+)")
-_ALLOWED = "only .txt, .md and .html files can be added"
+_ALLOWED = (
+    "only articles (.txt, .md, .html, .pdf), dumps (.jsonl, .csv, .tsv) and feeds (.rss, .atom, .xml) can be added"
+)
+#: Past this many titles, a line of the upload's message names the first few and counts the rest.
+_TITLES_SHOWN = 5
 _PARTIAL = ".upload-"
 _BACKUP = ".backup-"
 
@@ -70,10 +74,14 @@ class UploadResult:
     refused: list[tuple[str, str]] = field(default_factory=list)
 
     def message(self) -> str:
-        """One line per file, for example "Added “Title”." or "Refused notes.pdf: <reason>."."""
-        lines = [f"Added “{title}”." for title in self.added]
-        lines += [f"Updated “{title}”." for title in self.updated]
-        lines += [f"“{title}” was already there, unchanged." for title in self.unchanged]
+        """One line per file or record, for example "Added “Title”." or "Refused notes.doc: <reason>.";
+        a dump's many articles are counted on one line."""
+        lines = _titled("Added", self.added)
+        lines += _titled("Updated", self.updated)
+        if len(self.unchanged) > _TITLES_SHOWN:
+            lines.append(f"{len(self.unchanged)} articles were already there, unchanged.")
+        else:
+            lines += [f"“{title}” was already there, unchanged." for title in self.unchanged]
         lines += [f"Refused {name}: {_sentence(reason)}" for name, reason in self.refused]
         return "\n".join(lines) if lines else "No files were given."
 
@@ -85,7 +93,7 @@ class _Checked:
     shown: str
     name: str
     staged: Path
-    document: Document
+    documents: list[Document]
 
 
 class ArticleLibrary:
@@ -183,41 +191,60 @@ class ArticleLibrary:
         staged = staging / name
         try:
             shutil.copyfile(temp_path, staged)
-            document, _ = load_document(staged, self.max_file_bytes)
+            loaded = load_file(staged, self.max_file_bytes)
         except LoadError as error:
             result.refused.append((shown, str(error)))
             return None
         except OSError as error:
             result.refused.append((shown, f"the file cannot be read ({error.strerror or error})"))
             return None
-        return _Checked(shown, name, staged, document)
+        if not loaded.documents:
+            reasons = "; ".join(
+                f"{skip.where.removeprefix(str(staged)).strip()}: {skip.reason}" for skip in loaded.skipped
+            )
+            result.refused.append((shown, f"no record could be used ({reasons})"))
+            return None
+        return _Checked(shown, name, staged, loaded.documents)
 
     def _store(self, item: _Checked, result: UploadResult) -> None:
         """Write the file under its final name and index it; put the folder back if that fails."""
         target = self._target(item.name)
         self.uploads_dir.mkdir(parents=True, exist_ok=True)
         backup = self._write(item.staged, target)
+        before = self.engine.docstore.versions()
         try:
             report = self.engine.index([target])
         except BaseException:
             self._restore(target, backup)
             raise
-        refused = [skipped.reason for skipped in report.skipped]
-        if refused:
+        whole_file = [skipped for skipped in report.skipped if skipped.line is None]
+        if whole_file or not report.added + report.updated + report.unchanged:
             self._restore(target, backup)
-            result.refused.append((item.shown, _without_paths(refused[0])))
+            reason = (whole_file or report.skipped)[0].reason
+            result.refused.append((item.shown, _without_paths(reason)))
             return
         if backup is not None:
             backup.unlink(missing_ok=True)
-        doc_id = target.stem
-        title = item.document.title if item.document.title != item.document.doc_id else doc_id
-        if report.added:
-            result.added.append(title)
-        elif report.updated:
-            result.updated.append(title)
-        else:
-            result.unchanged.append(title)
         log.info("uploaded %s as %s", item.shown, target.name)
+        for skipped in report.skipped:  # records of a dump or feed; the others are indexed
+            place = skipped.where.removeprefix(str(target))
+            result.refused.append((item.shown + place, _without_paths(skipped.reason)))
+        if target.suffix not in ARCHIVE_SUFFIXES:
+            document = item.documents[0]
+            title = document.title if document.title != document.doc_id else target.stem
+            (result.added if report.added else result.updated if report.updated else result.unchanged).append(title)
+            return
+        indexed = self.engine.docstore.versions()
+        for document in item.documents:
+            if document.doc_id not in indexed or indexed[document.doc_id].source != str(target):
+                continue  # refused by the index (an id another file holds), reported above
+            known = before.get(document.doc_id)
+            if known is None:
+                result.added.append(document.title)
+            elif known == indexed[document.doc_id]:
+                result.unchanged.append(document.title)
+            else:
+                result.updated.append(document.title)
 
     def _target(self, name: str) -> Path:
         """``name`` in the uploads folder, with "-2", "-3", ... added to the stem while its document id
@@ -298,6 +325,13 @@ def _printable(text: str) -> str:
 def _without_paths(reason: str) -> str:
     """``reason`` with every absolute path cut to its last component."""
     return _PATH.sub(lambda match: match.group(1), reason)
+
+
+def _titled(verb: str, titles: list[str]) -> list[str]:
+    if len(titles) <= _TITLES_SHOWN:
+        return [f"{verb} “{title}”." for title in titles]
+    named = ", ".join(f"“{title}”" for title in titles[:3])
+    return [f"{verb} {len(titles)} articles: {named} and {len(titles) - 3} more."]
 
 
 def _megabytes(size: int) -> str:

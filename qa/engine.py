@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +17,13 @@ from index.builder import IndexBuilder, IndexReport, check_embedder, check_vecto
 from index.docstore import DocumentStore
 from index.embeddings import embed_passages, embed_query, embedder_key, make_embedder
 from index.errors import IndexDamagedError, UserError, storage_error
+from index.metadata import is_current
 from index.vectors import SENTENCES, VectorStore
 from qa.answer import Answer
 from qa.answering import Answerer, History
 from qa.answering.retrieve import candidate_sentences
 from qa.corpus import Corpus
+from qa.filters import ArticleFilter, DateSpan, FilterError, Outlet, date_span, no_match, outlets
 from qa.llm import ChatModel, make_llm
 from qa.prompts import fixed_starts
 from qa.retrieval import HybridRetriever, SentenceHit
@@ -130,14 +133,21 @@ class Engine:
         *,
         sentences: int | None = None,
         unverified: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        sources: Iterable[str] | None = None,
     ) -> Answer:
         """Answer ``question`` from the articles, with verified sentence citations. ``history`` is
         the conversation so far, as chat messages or (question, answer) pairs; ``sentences`` is how
         many retrieved sentences the model reads (``settings.prompt_sentences`` when not given);
         ``unverified`` says what becomes of an answer no cited sentence states: "abstain" (withhold
-        it) or "mark" (show it marked as unverified); ``settings.unverified`` when not given."""
+        it) or "mark" (show it marked as unverified); ``settings.unverified`` when not given.
+        ``since``, ``until`` ("2023-10-05", "5.10.2023", "2023-10" …) and ``sources`` (outlets, in any
+        case) answer from the matching articles only; ``FilterError`` when none matches."""
         final = None
-        for item in self.stream(question, history, sentences=sentences, unverified=unverified):
+        for item in self.stream(
+            question, history, sentences=sentences, unverified=unverified, since=since, until=until, sources=sources
+        ):
             if isinstance(item, Answer):
                 final = item
         assert final is not None
@@ -150,12 +160,17 @@ class Engine:
         *,
         sentences: int | None = None,
         unverified: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        sources: Iterable[str] | None = None,
     ) -> Iterator[str | Answer]:
         """Yield pieces of the answer text as they are generated, then the final ``Answer``. The final
         text carries the citation markers and may differ from the pieces where the check repaired it.
-        ``sentences`` and ``unverified`` are as in ``ask``. A question that cannot be asked raises
-        ``QuestionError`` here, before anything is generated."""
+        The options are as in ``ask``. A question that cannot be asked raises ``QuestionError``, and a
+        filter that cannot be read or matches no article ``FilterError``, here, before anything is
+        generated."""
         question = self.check_question(question)
+        article_filter = self.article_filter(since, until, sources)
         settings = self.settings
         if sentences is not None:
             settings = settings.replace(prompt_sentences=_check_sentences(sentences))
@@ -165,7 +180,7 @@ class Engine:
             settings = settings.replace(unverified=unverified)
         answerer = Answerer(
             self.ready_llm,
-            self._retrieve_for_answer,
+            partial(self._retrieve_for_answer, article_filter=article_filter),
             self.answer_similarity,
             settings,
             embed=self.embed_claim,
@@ -180,9 +195,11 @@ class Engine:
 
         return translate(self.ready_llm(), text, language)
 
-    def _retrieve_for_answer(self, question: str, k: int) -> list[SentenceHit]:
+    def _retrieve_for_answer(
+        self, question: str, k: int, article_filter: ArticleFilter | None = None
+    ) -> list[SentenceHit]:
         """The ``k`` best sentences, and the sentence after the best one, which often completes it."""
-        return candidate_sentences(self.retriever, self.corpus(), question, k)
+        return candidate_sentences(self.retriever, self.corpus(), question, k, article_filter)
 
     def _article_text(self, doc_id: str) -> str:
         document = self.corpus().documents.get(doc_id)
@@ -198,10 +215,17 @@ class Engine:
         stored = self.vectors.vectors(SENTENCES, [hit.vector_id for hit in hits])
         return [float(stored[hit.vector_id] @ vector) if hit.vector_id in stored else 0.0 for hit in hits]
 
-    def index(self, paths: list[Path] | list[str], progress: bool = False, rebuild: bool = False) -> IndexReport:
+    def index(
+        self,
+        paths: list[Path] | list[str],
+        progress: bool = False,
+        rebuild: bool = False,
+        fields: dict[str, str] | None = None,
+    ) -> IndexReport:
         """Add, update and remove documents so the index matches the files under ``paths``.
-        ``rebuild`` first empties the index, for example to change the embedding model."""
-        report = self._builder().update([Path(p) for p in paths], progress=progress, rebuild=rebuild)
+        ``rebuild`` first empties the index, for example to change the embedding model. ``fields``
+        names a dump's columns where they are not the common ones: ``{"text": "body"}``."""
+        report = self._builder().update([Path(p) for p in paths], progress=progress, rebuild=rebuild, fields=fields)
         log.info("indexed %s: %s", [str(p) for p in paths], report.to_dict())
         return report
 
@@ -223,16 +247,67 @@ class Engine:
             batch_size=self.settings.embed_batch_size,
         )
 
-    def retrieve(self, question: str, k: int | None = None) -> list[SentenceHit]:
-        """The ``k`` sentences that best answer ``question``, best first."""
+    def retrieve(
+        self,
+        question: str,
+        k: int | None = None,
+        *,
+        since: str | None = None,
+        until: str | None = None,
+        sources: Iterable[str] | None = None,
+    ) -> list[SentenceHit]:
+        """The ``k`` sentences that best answer ``question``, best first; ``since``, ``until`` and
+        ``sources`` as in ``ask``."""
         question = self.check_question(question)
         k = self.settings.top_k if k is None else k
         if not 1 <= k <= 100:
             raise QuestionError(f"k must be between 1 and 100, not {k}")
+        article_filter = self.article_filter(since, until, sources)
         started = time.perf_counter()
-        hits = self.retriever.retrieve(self.corpus(), question, k)
+        hits = self.retriever.retrieve(self.corpus(), question, k, article_filter)
         log.debug("retrieved %d hits in %.1f ms", len(hits), 1000 * (time.perf_counter() - started))
         return hits
+
+    def article_filter(
+        self, since: str | None = None, until: str | None = None, sources: Iterable[str] | None = None
+    ) -> ArticleFilter | None:
+        """The filter of these dates and outlets as a user typed them; None when they filter nothing.
+        ``FilterError`` when a date cannot be read, or when no indexed article matches (the message
+        says what the index holds)."""
+        article_filter = ArticleFilter.parse(since, until, sources)
+        if article_filter.is_empty:
+            return None
+        corpus = self.corpus()
+        allowed = corpus.allowed(article_filter)
+        if allowed is None or not allowed.chunk_count:
+            raise no_match(article_filter, list(corpus.documents.values()))
+        self._ensure_filter_metadata()
+        return article_filter
+
+    def outlets(self) -> list[Outlet]:
+        """The outlets of the indexed articles with their article counts, sorted by name."""
+        return outlets(self.corpus().documents.values())
+
+    def date_span(self) -> DateSpan:
+        """The earliest and latest date of the indexed articles, and how many have no date."""
+        return date_span(self.corpus().documents.values())
+
+    def _ensure_filter_metadata(self) -> None:
+        """An index written before the date and outlet filters gets their metadata once, in place, on
+        its first filtered question: a few seconds per 100,000 vectors, and nothing is embedded again."""
+        if is_current(self.docstore):
+            return
+        with self._lock:
+            if is_current(self.docstore):
+                return
+            log.warning("adding date and outlet metadata to the index in %s (once)", self.index_dir)
+            try:
+                self._builder().migrate_metadata()
+            except UserError as error:
+                raise FilterError(
+                    f"the index in {self.index_dir} predates filters by date and outlet and cannot be "
+                    f"brought up to date now ({error}); run 'qa index' on it again"
+                ) from error
 
     def corpus(self) -> Corpus:
         """The current snapshot; reloaded when another run has changed the index."""
@@ -243,7 +318,7 @@ class Engine:
                 stored = self.docstore.load_all()
                 chunk_ids = {chunk.chunk_id for item in stored for chunk in item.chunks}
                 check_vectors(self.vectors, chunk_ids, {v for item in stored for v in item.sentence_vector_ids})
-                self._corpus = Corpus(stored, generation)
+                self._corpus = Corpus(stored, generation, self.docstore.sentence_links())
             return self._corpus
 
     def is_empty(self) -> bool:

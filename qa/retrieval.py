@@ -9,6 +9,10 @@ The sentence's own similarity dominates the second stage on purpose: on the seed
 fusion at that stage let long, name-heavy sentences of a top chunk push the answering sentence out
 of the top 3, while the sentence similarity ranked it first. ``score`` is therefore close to a
 cosine similarity, which keeps it usable as an abstention threshold.
+
+A statement that several articles print (near-duplicate sentences, grouped at indexing) is returned
+once: its best-scoring sentence, with the others in ``also``, so the model does not read one fact
+three times and a reader can still open each copy.
 """
 
 from __future__ import annotations
@@ -22,7 +26,9 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from index.embeddings import embed_query
 from index.lexical import analyse_query
 from index.vectors import CHUNKS, SENTENCES, VectorStore
-from qa.corpus import Corpus
+from qa.answer import Copy
+from qa.corpus import AllowedRows, Corpus
+from qa.filters import ArticleFilter
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,9 +47,20 @@ class SentenceHit:
     publisher: str | None = None
     #: The sentence's id in the vector store.
     vector_id: str = ""
+    #: The article's address, when known.
+    url: str | None = None
+    #: The same statement in other articles (near-duplicate sentences), best first.
+    also: tuple[Copy, ...] = ()
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """Plain JSON data: ``also`` as a list of dicts, as it reads back from JSON."""
+        data = asdict(self)
+        data["also"] = list(data["also"])
+        return data
+
+
+#: Copies listed per hit: a line of boilerplate that hundreds of articles share lists the first ones.
+MAX_COPIES = 20
 
 
 class HybridRetriever:
@@ -63,23 +80,34 @@ class HybridRetriever:
         self.lexical_weight = lexical_weight
         self.context_weight = context_weight
 
-    def retrieve(self, corpus: Corpus, question: str, k: int) -> list[SentenceHit]:
-        if not corpus.chunks:
+    def retrieve(self, corpus: Corpus, question: str, k: int, filter: ArticleFilter | None = None) -> list[SentenceHit]:
+        """The ``k`` best sentences; with ``filter``, only from the articles it admits. The filter is
+        applied before anything is ranked (the vector store's ``where``, masked BM25 scores), so a
+        filtered question gets ``k`` sentences as long as the admitted articles hold them."""
+        allowed = corpus.allowed(filter)
+        if not corpus.chunks or (allowed is not None and not allowed.chunk_count):
             return []
+        where = filter.where() if filter is not None else None
         query_vector = embed_query(self.embedder, question)
         query_tokens = analyse_query(question)
         depth = max(4 * self.candidate_chunks, 2 * k, 20)
-        sentence_matches = dict(self._dense(SENTENCES, query_vector, 3 * depth, corpus.sentence_row))
-        candidates = self._recall_chunks(corpus, query_vector, query_tokens, sentence_matches, depth)
+        sentence_matches = dict(
+            self._dense(SENTENCES, query_vector, 3 * depth, corpus.sentence_row, where, _mask(allowed, SENTENCES))
+        )
+        candidates = self._recall_chunks(corpus, query_vector, query_tokens, sentence_matches, depth, where, allowed)
         return self._rank_sentences(corpus, candidates, query_vector, query_tokens, sentence_matches, k)
 
-    def following(self, corpus: Corpus, hit: SentenceHit) -> SentenceHit | None:
+    def following(self, corpus: Corpus, hit: SentenceHit, filter: ArticleFilter | None = None) -> SentenceHit | None:
         """The sentence after ``hit`` in its document: news sentences often finish their thought in
-        the next one ("Dabei sei es um militärische Zusammenarbeit … gegangen.")."""
+        the next one ("Dabei sei es um militärische Zusammenarbeit … gegangen."). None where there is
+        none, or where ``filter`` does not admit its article."""
         row = corpus.sentence_row.get(hit.vector_id)
         if row is None or row + 1 >= len(corpus.sentences) or corpus.sentences[row + 1].doc_id != hit.doc_id:
             return None
-        return _hit(corpus, row + 1, hit.score, hit.similarity, 0.0)
+        allowed = corpus.allowed(filter)
+        if allowed is not None and not allowed.sentences[row + 1]:
+            return None
+        return _hit(corpus, row + 1, hit.score, hit.similarity, 0.0, _copies(corpus, row + 1))
 
     def _recall_chunks(
         self,
@@ -88,10 +116,16 @@ class HybridRetriever:
         query_tokens: list[str],
         sentence_matches: dict[int, float],
         depth: int,
+        where: dict | None = None,
+        allowed: AllowedRows | None = None,
     ) -> list[int]:
-        dense = [row for row, _ in self._dense(CHUNKS, query_vector, depth, corpus.chunk_row)]
+        nearest = self._dense(CHUNKS, query_vector, depth, corpus.chunk_row, where, _mask(allowed, CHUNKS))
+        dense = [row for row, _ in nearest]
         by_sentence = list(dict.fromkeys(corpus.sentences[row].chunk_row for row in sentence_matches))
-        lexical = _top(corpus.chunk_lexical.scores(query_tokens), depth)
+        scores = corpus.chunk_lexical.scores(query_tokens)
+        if allowed is not None:  # chunks of other articles score nothing, before the best are taken
+            scores = np.where(allowed.chunks, scores, 0.0)
+        lexical = _top(scores, depth)
         return list(self._fuse([dense, by_sentence, lexical]))[: self.candidate_chunks]
 
     def _rank_sentences(
@@ -116,22 +150,40 @@ class HybridRetriever:
         }
         hits: list[SentenceHit] = []
         seen: set[tuple[str, str]] = set()
+        shown: set[int] = set()
         for row in sorted(rows, key=lambda r: -scores[r]):
-            hit = _hit(corpus, row, scores[row], similarity[row], float(lexical[row]))
+            group = corpus.group_of(row)
+            if group in shown:  # a copy of a better-scoring sentence, listed in that one's ``also``
+                continue
+            hit = _hit(corpus, row, scores[row], similarity[row], float(lexical[row]), _copies(corpus, row, scores))
             if (hit.doc_id, hit.sentence) not in seen:
                 seen.add((hit.doc_id, hit.sentence))
+                shown.add(group)
                 hits.append(hit)
             if len(hits) == k:
                 break
         return hits
 
-    def _dense(self, kind: str, vector: np.ndarray, n: int, rows: dict[str, int]) -> list[tuple[int, float]]:
-        """Nearest live entries. Vectors of an interrupted run that the document store does not
-        know are skipped; where they crowd the first page, a deeper page is fetched."""
-        wanted = min(n, len(rows))
+    def _dense(
+        self,
+        kind: str,
+        vector: np.ndarray,
+        n: int,
+        rows: dict[str, int],
+        where: dict | None = None,
+        allowed: np.ndarray | None = None,
+    ) -> list[tuple[int, float]]:
+        """Nearest live entries; with ``where``, only those the vector store's filter admits (and
+        ``allowed``, the same filter as a row mask, confirms). Vectors of an interrupted run that the
+        document store does not know are skipped; where they crowd the first page, a deeper page is
+        fetched."""
+        wanted = min(n, len(rows) if allowed is None else int(allowed.sum()))
+        if wanted <= 0:
+            return []
         while True:
-            matches = self.vectors.query(kind, vector, n)
-            live = [(rows[m.id], m.similarity) for m in matches if m.id in rows]
+            matches = self.vectors.query(kind, vector, n, where)
+            found = ((rows[m.id], m.similarity) for m in matches if m.id in rows)
+            live = [(row, similarity) for row, similarity in found if allowed is None or allowed[row]]
             if len(live) >= wanted or len(matches) < n:
                 return live[:wanted]
             n *= 4
@@ -155,6 +207,12 @@ class HybridRetriever:
         return {r: similarity.get(r, 0.0) for r in rows}
 
 
+def _mask(allowed: AllowedRows | None, kind: str) -> np.ndarray | None:
+    if allowed is None:
+        return None
+    return allowed.chunks if kind == CHUNKS else allowed.sentences
+
+
 def _top(scores: np.ndarray, n: int) -> list[int]:
     if scores.size == 0:
         return []
@@ -162,7 +220,39 @@ def _top(scores: np.ndarray, n: int) -> list[int]:
     return [int(i) for i in order if scores[i] > 0]
 
 
-def _hit(corpus: Corpus, row: int, score: float, similarity: float, lexical: float) -> SentenceHit:
+def _copies(corpus: Corpus, row: int, scores: dict[int, float] | None = None) -> tuple[Copy, ...]:
+    """The other sentences of ``row``'s group: those ranked for this question best first, then the
+    rest in index order; at most ``MAX_COPIES``."""
+    scores = scores or {}
+    others = sorted(
+        (other for other in corpus.members(row) if other != row),
+        key=lambda other: (other not in scores, -scores.get(other, 0.0), other),
+    )
+    copies = []
+    for other in others[:MAX_COPIES]:
+        sentence_row = corpus.sentences[other]
+        document = corpus.documents[sentence_row.doc_id]
+        sentence = document.sentences[sentence_row.index]
+        copies.append(
+            Copy(
+                doc_id=document.doc_id,
+                title=document.title,
+                sentence_index=sentence.index,
+                sentence=document.text[sentence.start : sentence.end],
+                start=sentence.start,
+                end=sentence.end,
+                date=document.date,
+                publisher=document.publisher,
+                url=document.url,
+                source=document.source,
+            )
+        )
+    return tuple(copies)
+
+
+def _hit(
+    corpus: Corpus, row: int, score: float, similarity: float, lexical: float, also: tuple[Copy, ...] = ()
+) -> SentenceHit:
     sentence_row = corpus.sentences[row]
     document = corpus.documents[sentence_row.doc_id]
     sentence = document.sentences[sentence_row.index]
@@ -180,4 +270,6 @@ def _hit(corpus: Corpus, row: int, score: float, similarity: float, lexical: flo
         date=document.date,
         publisher=document.publisher,
         vector_id=sentence_row.vector_id,
+        url=document.url,
+        also=also,
     )

@@ -210,4 +210,6 @@ def _citation(hit: SentenceHit, score: float) -> Citation:
         score=round(max(0.0, min(1.0, score)), 4),
         date=hit.date,
         publisher=hit.publisher,
+        url=hit.url,
+        also=list(hit.also),
     )

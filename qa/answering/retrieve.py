@@ -5,15 +5,26 @@ after the best one, which often finishes its thought ("Dabei sei es um militäri
 from __future__ import annotations
 
 from qa.corpus import Corpus
+from qa.filters import ArticleFilter
 from qa.retrieval import HybridRetriever, SentenceHit
 
 
-def candidate_sentences(retriever: HybridRetriever, corpus: Corpus, question: str, k: int) -> list[SentenceHit]:
-    hits = retriever.retrieve(corpus, question, k)
-    after = retriever.following(corpus, hits[0]) if hits else None
-    if after is not None and after.vector_id not in {h.vector_id for h in hits}:
+def candidate_sentences(
+    retriever: HybridRetriever, corpus: Corpus, question: str, k: int, filter: ArticleFilter | None = None
+) -> list[SentenceHit]:
+    """The ``k`` best sentences of the articles ``filter`` admits (all without one), and the one after
+    the best."""
+    hits = retriever.retrieve(corpus, question, k, filter)
+    after = retriever.following(corpus, hits[0], filter) if hits else None
+    shown = {h.vector_id for h in hits} | {corpus.sentences[r].vector_id for h in hits for r in _group(corpus, h)}
+    if after is not None and after.vector_id not in shown:  # nor a copy of a sentence already offered
         hits.append(after)
     return hits
+
+
+def _group(corpus: Corpus, hit: SentenceHit) -> tuple[int, ...]:
+    row = corpus.sentence_row.get(hit.vector_id)
+    return corpus.members(row) if row is not None else ()
 
 
 def too_far(hits: list[SentenceHit], abstain_below: float) -> str | None:

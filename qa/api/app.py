@@ -26,6 +26,7 @@ from qa.answer import Answer
 from qa.api.events import answer_events
 from qa.articles import ArticleInfo, ArticleLibrary
 from qa.engine import Engine, QuestionError
+from qa.filters import MAX_SOURCES, FilterError
 from qa.llm import LLMUnavailableError
 from qa.retrieval import SentenceHit
 
@@ -42,7 +43,20 @@ class Message(BaseModel):
     content: str = Field(max_length=_MAX_MESSAGE_CHARS)
 
 
-class AskRequest(BaseModel):
+class ArticleFilterFields(BaseModel):
+    since: str | None = Field(
+        None, description="Only articles dated on or after this day: 2023-10-05, 5.10.2023, or 2023-10 for a month."
+    )
+    until: str | None = Field(None, description="Only articles dated on or before this day.")
+    sources: list[str] | None = Field(
+        None, max_length=MAX_SOURCES, description="Only articles of these outlets (any case); see /api/outlets."
+    )
+
+    def article_filter(self) -> dict[str, Any]:
+        return {"since": self.since, "until": self.until, "sources": self.sources}
+
+
+class AskRequest(ArticleFilterFields):
     question: str = Field(description="The question, in German or English.", examples=["Wer traf Kim Jong Un?"])
     history: list[Message | tuple[str, str]] = Field(
         default_factory=list,
@@ -58,9 +72,28 @@ class AskRequest(BaseModel):
         return [turn.model_dump() if isinstance(turn, Message) else turn for turn in self.history]
 
 
-class RetrieveRequest(BaseModel):
+class RetrieveRequest(ArticleFilterFields):
     question: str = Field(examples=["Bis wann soll Lawrow in Nordkorea bleiben?"])
     k: int | None = Field(None, description="How many sentences (1-100; default 8).")
+
+
+class OutletInfo(BaseModel):
+    name: str
+    articles: int
+
+
+class DateSpanInfo(BaseModel):
+    first: str | None = Field(description="The earliest date of an article (ISO), or None when none is dated.")
+    last: str | None
+    dated: int
+    undated: int
+
+
+class Outlets(BaseModel):
+    """What ``since``, ``until`` and ``sources`` can choose from."""
+
+    outlets: list[OutletInfo]
+    dates: DateSpanInfo
 
 
 class Health(BaseModel):
@@ -108,7 +141,11 @@ def build_api(engine: Engine, library: ArticleLibrary | None = None) -> FastAPI:
         async with answering:
             answer = await to_thread.run_sync(
                 lambda: engine.ask(
-                    request.question, request.turns(), sentences=request.sentences, unverified=request.unverified
+                    request.question,
+                    request.turns(),
+                    sentences=request.sentences,
+                    unverified=request.unverified,
+                    **request.article_filter(),
                 )
             )
         return JSONResponse(answer.to_dict())
@@ -125,7 +162,11 @@ def build_api(engine: Engine, library: ArticleLibrary | None = None) -> FastAPI:
         as from /api/ask) or ``error`` ({"error", "status"})."""
         # The question and settings are checked now, so that a bad request gets its status, not a stream.
         pieces = engine.stream(
-            request.question, request.turns(), sentences=request.sentences, unverified=request.unverified
+            request.question,
+            request.turns(),
+            sentences=request.sentences,
+            unverified=request.unverified,
+            **request.article_filter(),
         )
 
         async def events() -> AsyncIterator[str]:
@@ -138,13 +179,25 @@ def build_api(engine: Engine, library: ArticleLibrary | None = None) -> FastAPI:
     @api.post("/api/retrieve", response_model=list[SentenceHit], dependencies=[login], tags=["retrieval"])
     async def retrieve(request: RetrieveRequest) -> JSONResponse:
         """The sentences that best answer the question, best first, with their scores."""
-        hits = await to_thread.run_sync(lambda: engine.retrieve(request.question, k=request.k))
+        hits = await to_thread.run_sync(
+            lambda: engine.retrieve(request.question, k=request.k, **request.article_filter())
+        )
         return JSONResponse([hit.to_dict() for hit in hits])
 
     @api.get("/api/articles", response_model=list[ArticleInfo], dependencies=[login], tags=["articles"])
     async def articles() -> list[ArticleInfo]:
         """Every indexed article, sorted by title."""
         return await to_thread.run_sync(library.articles)
+
+    @api.get("/api/outlets", response_model=Outlets, dependencies=[login], tags=["articles"])
+    async def outlets() -> Outlets:
+        """The outlets of the indexed articles with their article counts, and the span of their dates:
+        what the ``sources``, ``since`` and ``until`` filters of /api/ask and /api/retrieve choose from."""
+        found, span = await to_thread.run_sync(lambda: (engine.outlets(), engine.date_span()))
+        return Outlets(
+            outlets=[OutletInfo(name=outlet.name, articles=outlet.articles) for outlet in found],
+            dates=DateSpanInfo(first=span.first, last=span.last, dated=span.dated, undated=span.undated),
+        )
 
     @api.get("/api/health", response_model=Health, dependencies=[login], tags=["service"])
     async def health() -> Health:
@@ -167,7 +220,7 @@ def describe(error: BaseException) -> tuple[int, str]:
     """The HTTP status and the one sentence a client is told for ``error``."""
     if isinstance(error, _Unauthorized):
         return 401, str(error)
-    if isinstance(error, QuestionError):
+    if isinstance(error, QuestionError | FilterError):
         return 422, str(error)
     if isinstance(error, LLMUnavailableError):
         return 503, str(error)

@@ -27,9 +27,20 @@ class AnswerClient:
         local = httpx.URL(self.url).host in ("127.0.0.1", "localhost", "::1")
         self._http = httpx.Client(auth=login, timeout=timeout, trust_env=not local)
 
-    def ask(self, question: str, history: list[tuple[str, str]] | None = None) -> Answer:
-        data = self._post("/api/ask", {"question": question, "history": [list(turn) for turn in history or []]})
-        return Answer.from_dict(data)
+    def ask(
+        self,
+        question: str,
+        history: list[tuple[str, str]] | None = None,
+        *,
+        since: str | None = None,
+        until: str | None = None,
+        sources: list[str] | None = None,
+    ) -> Answer:
+        """The server's answer; ``since``, ``until`` and ``sources`` filter the articles as in ``Engine.ask``."""
+        body: dict[str, Any] = {"question": question, "history": [list(turn) for turn in history or []]}
+        filters = {"since": since, "until": until, "sources": sources}
+        body |= {name: value for name, value in filters.items() if value}
+        return Answer.from_dict(self._post("/api/ask", body))
 
     def _post(self, path: str, body: dict[str, Any]) -> Any:
         try:

@@ -20,6 +20,7 @@ from qa.articles import ArticleLibrary
 from qa.chat import render
 from qa.chat.session import ChatSession, Turn
 from qa.engine import Engine
+from qa.filters import ArticleFilter
 from qa.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -42,10 +43,19 @@ class ChatPage:
     # Asking -----------------------------------------------------------------------------------------
 
     def respond(
-        self, question: str, session: ChatSession, sentences: float | None, show_unverified: bool | None = None
+        self,
+        question: str,
+        session: ChatSession,
+        sentences: float | None,
+        show_unverified: bool | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        sources: list[str] | None = None,
     ) -> Iterator[tuple]:
         """Stream the answer to ``question`` into the conversation; the panel then opens its first citation.
-        ``show_unverified`` shows an answer that no cited sentence states, marked, instead of withholding it."""
+        ``show_unverified`` shows an answer that no cited sentence states, marked, instead of withholding it.
+        ``since``, ``until`` and ``sources`` answer from the articles of those dates and outlets only; a
+        filter that cannot be read or matches no article is a notice in the chat, like other user errors."""
         question = (question or "").strip()
         turn = Turn(question)
         history = session.history()
@@ -57,9 +67,18 @@ class ChatPage:
             return
         yield self._outputs(session, question_box="")
         try:
-            with closing(
-                self.engine.stream(question, history, sentences=_count(sentences), unverified=_policy(show_unverified))
-            ) as pieces:
+            # Read here, so that a date that cannot be read is named as the settings label it.
+            article_filter = ArticleFilter.parse(since, until, _outlets(sources), names=("Since", "Until"))
+            stream = self.engine.stream(
+                question,
+                history,
+                sentences=_count(sentences),
+                unverified=_policy(show_unverified),
+                since=article_filter.since,
+                until=article_filter.until,
+                sources=list(article_filter.sources),
+            )
+            with closing(stream) as pieces:
                 for piece in pieces:
                     if isinstance(piece, Answer):
                         turn.answer, turn.partial = piece, None
@@ -94,10 +113,11 @@ class ChatPage:
     # The source panel -------------------------------------------------------------------------------
 
     def open_link(self, anchor: str, session: ChatSession) -> tuple:
-        """A click on a citation link in the chat (``qa-cite-<turn>-<number>``)."""
+        """A click on a citation link in the chat (``qa-cite-<turn>-<number>``), or on one of its copies
+        in other articles (``qa-cite-<turn>-<number>-<copy>``)."""
         target = render.parse_anchor(anchor)
         if target is not None:
-            session.select(*target)
+            session.select(*target, copy=render.parse_copy(anchor))
         return (session, *self._panel(session))
 
     def open_choice(self, choice: str | None, session: ChatSession) -> tuple:
@@ -143,10 +163,10 @@ class ChatPage:
         stepping to another citation drops the display, and stepping back shows it again)."""
         if session.selected is None:
             return render.empty_source()
-        turn, index = session.selected
-        answer = session.answer(turn)
-        assert answer is not None
-        citation = answer.citations[index]
+        index = session.selected[1]
+        selected = session.selected_citation()
+        assert selected is not None
+        answer, citation = selected  # the cited sentence, or the copy of it the reader opened
         document = self.engine.corpus().documents.get(citation.doc_id)
         return render.source_panel(
             answer,
@@ -154,6 +174,7 @@ class ChatPage:
             document,
             translation=session.translations.get(citation.sentence),
             translation_problem=translation_problem,
+            copy=session.copy,
         )
 
     # Articles ---------------------------------------------------------------------------------------
@@ -162,7 +183,7 @@ class ChatPage:
     def add_articles(self, files: list[Any] | None, progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008
         paths = [Path(_file_path(f)) for f in files or []]
         if not paths:
-            return ("Choose one or more .txt, .md or .html files to add.", *self.articles())
+            return ("Choose one or more articles, dumps or feeds to add.", *self.articles())
         try:
             result = self.library.add(
                 [(p.name, p) for p in paths], progress=lambda done, what: progress(done, desc=what)
@@ -197,6 +218,12 @@ class ChatPage:
         table = [[a.title, a.date or "", a.publisher or "", a.sentences, a.file_name] for a in rows]
         choices = [(f"{a.title} ({a.file_name})", a.doc_id) for a in rows]
         return table, gr.update(choices=choices, value=None), self.about()
+
+    def filter_choices(self) -> tuple:
+        """The outlet picker's choices ("dpa (3)") and the dates the articles span, for the filter settings."""
+        choices = [(f"{outlet.name} ({outlet.articles})", outlet.name) for outlet in self.engine.outlets()]
+        span = self.engine.date_span()
+        return gr.update(choices=choices), _sentence(span.describe()) if span.dated + span.undated else ""
 
     def about(self) -> str:
         settings = self.engine.settings
@@ -259,6 +286,30 @@ def build_app(engine: Engine, library: ArticleLibrary | None = None) -> gr.Block
                         info="Off: such an answer is withheld and the page says the articles don't say.",
                         elem_id="qa-show-unverified",
                     )
+                    with gr.Row():
+                        since = gr.Textbox(
+                            label="Since",
+                            placeholder="2023-10-05 or 5.10.2023",
+                            info="Only articles dated on or after this day",
+                            elem_id="qa-since",
+                        )
+                        until = gr.Textbox(
+                            label="Until",
+                            placeholder="2023-10-20 or 20.10.2023",
+                            info="Only articles dated on or before this day",
+                            elem_id="qa-until",
+                        )
+                    outlet_choices, date_hint = page.filter_choices()
+                    outlets = gr.Dropdown(
+                        label="Outlets",
+                        info="Only articles of these agencies or publishers; none chosen: all",
+                        choices=outlet_choices["choices"],
+                        value=[],
+                        multiselect=True,
+                        allow_custom_value=True,
+                        elem_id="qa-outlets",
+                    )
+                    dates = gr.Markdown(date_hint, elem_id="qa-dates")
                     about = gr.Markdown(elem_id="qa-about")
                 with gr.Accordion("Answer details (JSON)", open=False):
                     details = gr.JSON(label="Last answer", elem_id="qa-details")
@@ -275,8 +326,9 @@ def build_app(engine: Engine, library: ArticleLibrary | None = None) -> gr.Block
                 translate_request = gr.Button("Translate", elem_id="qa-translate-request", elem_classes=["qa-hidden"])
         with gr.Tab("Articles"):
             gr.Markdown(
-                f"Add `.txt`, `.md` or `.html` articles (up to {settings.max_file_mb:g} MB each, "
-                f"{settings.max_upload_files} at once). They can be asked about as soon as they are indexed."
+                f"Add articles (`.txt`, `.md`, `.html`, `.pdf`), dumps of many (`.jsonl`, `.csv`, `.tsv`: one "
+                f"article per line or row) or feeds (`.rss`, `.atom`, `.xml`), up to {settings.max_file_mb:g} MB "
+                f"each, {settings.max_upload_files} at once. They can be asked about as soon as they are indexed."
             )
             upload = gr.File(label="Add articles", file_count="multiple", elem_id="qa-upload")
             status = gr.Markdown(elem_id="qa-article-status")
@@ -298,7 +350,7 @@ def build_app(engine: Engine, library: ArticleLibrary | None = None) -> gr.Block
         gr.on(
             [question.submit, ask.click],
             page.respond,
-            [question, session, sentences, show_unverified],
+            [question, session, sentences, show_unverified, since, until, outlets],
             answer_outputs,
             api_name="chat",
         ).then(None, js=SCROLL_JS)
@@ -313,11 +365,15 @@ def build_app(engine: Engine, library: ArticleLibrary | None = None) -> gr.Block
             None, js=SCROLL_JS
         )
         article_outputs = [table, chosen, about]
-        upload.upload(page.add_articles, upload, [status, *article_outputs], api_name="add_articles").then(
-            lambda: None, None, upload, api_name=False
+        filter_outputs = [outlets, dates]
+        added = upload.upload(page.add_articles, upload, [status, *article_outputs], api_name="add_articles")
+        added.then(lambda: None, None, upload, api_name=False)
+        added.then(page.filter_choices, None, filter_outputs, api_name=False)
+        removed = remove.click(page.remove_article, chosen, [status, *article_outputs], api_name="remove_article")
+        removed.then(page.filter_choices, None, filter_outputs, api_name=False)
+        demo.load(page.articles, None, article_outputs, api_name=False).then(
+            page.filter_choices, None, filter_outputs, api_name=False
         )
-        remove.click(page.remove_article, chosen, [status, *article_outputs], api_name="remove_article")
-        demo.load(page.articles, None, article_outputs, api_name=False)
     return demo
 
 
@@ -367,6 +423,13 @@ def _lines(message: str) -> str:
 
 def _policy(show_unverified: bool | None) -> str | None:
     return None if show_unverified is None else ("mark" if show_unverified else "abstain")
+
+
+def _outlets(value: list[str] | str | None) -> list[str] | None:
+    """The picker's outlets; a program calling the page's API may give one as a string."""
+    if isinstance(value, str):
+        value = [value]
+    return [outlet for outlet in value or [] if outlet and outlet.strip()] or None
 
 
 def _count(value: float | None) -> int | None:

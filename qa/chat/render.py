@@ -2,16 +2,19 @@
 
 Everything that comes from a user or an article is escaped here; the page renders these strings as
 HTML without Markdown, so an answer's "*" or "_" stays what it is. A citation link is an anchor
-``#qa-cite-<turn>-<number>``: the page's script turns a click on it into a request for the source panel.
+``#qa-cite-<turn>-<number>``, and a link to a copy of the cited sentence in another article (the same
+statement, "also reported by") ``#qa-cite-<turn>-<number>-<copy>``: the page's script turns a click on
+either into a request for the source panel, which opens that sentence in its own article.
 """
 
 from __future__ import annotations
 
 import html
 import re
+from dataclasses import replace
 
 from index.documents import Document
-from qa.answer import Answer, Citation
+from qa.answer import Answer, Citation, Copy
 
 _MARKER = re.compile(r"\[(\d+)\]")
 
@@ -31,6 +34,7 @@ _TEXTS = {
         "unverified_hint": "Nur zur Orientierung gezeigt; prüfen Sie die Quellen selbst.",
         "claims": "Aussagen, die kein zitierter Satz nennt",
         "withheld": "Eine Antwort wurde entworfen, aber zurückgehalten, weil kein Satz der Artikel sie nennt.",
+        "also": "auch berichtet von",
     },
     "en": {
         "sources": "Sources",
@@ -47,6 +51,7 @@ _TEXTS = {
         "unverified_hint": "Shown for orientation only; check the sources yourself.",
         "claims": "Claims no cited sentence states",
         "withheld": "An answer was drafted but withheld because no sentence of the articles states it.",
+        "also": "also reported by",
     },
 }
 _TRANSLATE_BUTTON = "Show an English machine translation"
@@ -65,12 +70,28 @@ def cite_anchor(turn: int, number: int) -> str:
     return f"#qa-cite-{turn}-{number}"
 
 
+def copy_anchor(turn: int, number: int, copy: int) -> str:
+    """The link to copy ``copy`` (from 0) of citation ``number``: its sentence in another article."""
+    return f"#qa-cite-{turn}-{number}-{copy + 1}"
+
+
+_ANCHOR = re.compile(r"#?qa-cite-(\d+)-(\d+)(?:-(\d+))?(?::.*)?")
+
+
 def parse_anchor(value: str) -> tuple[int, int] | None:
-    """``qa-cite-<turn>-<number>[:anything]`` → (turn, citation index from 0), or None."""
-    match = re.fullmatch(r"#?qa-cite-(\d+)-(\d+)(?::.*)?", (value or "").strip())
-    if not match or int(match.group(2)) < 1:
+    """``qa-cite-<turn>-<number>[-<copy>][:anything]`` → (turn, citation index from 0), or None."""
+    match = _ANCHOR.fullmatch((value or "").strip())
+    if not match or int(match.group(2)) < 1 or match.group(3) == "0":
         return None
     return int(match.group(1)), int(match.group(2)) - 1
+
+
+def parse_copy(value: str) -> int | None:
+    """The copy (from 0) a ``qa-cite-<turn>-<number>-<copy>`` link opens; None for the citation itself."""
+    match = _ANCHOR.fullmatch((value or "").strip())
+    if not match or match.group(3) is None or int(match.group(3)) < 1:
+        return None
+    return int(match.group(3)) - 1
 
 
 def describe(citation: Citation) -> str:
@@ -141,9 +162,51 @@ def _citation_list(answer: Answer, turn: int) -> str:
             f'<li><a class="qa-cite qa-cite-item" href="{cite_anchor(turn, number)}">'
             f'<span class="qa-num">[{number}]</span> <span class="qa-title">{_escape(citation.title)}</span></a>'
             f"{meta}{verdict_badge(citation, answer.language)}"
-            f'<div class="qa-quote" lang="de">{label}„{quoted_sentence(citation)}“</div></li>'
+            f'<div class="qa-quote" lang="de">{label}„{quoted_sentence(citation)}“</div>'
+            f"{also_reported(citation, turn, number, answer.language)}</li>"
         )
     return f'<ol class="qa-citations">{"".join(items)}</ol>'
+
+
+def also_reported(citation: Citation, turn: int, number: int, language: str) -> str:
+    """The same statement in other articles, "also reported by Outlet A, Outlet B", each a link that
+    opens that article's sentence in the source panel; empty when no other article has it."""
+    if not citation.also:
+        return ""
+    links = ", ".join(
+        f'<a class="qa-cite qa-copy" href="{copy_anchor(turn, number, i)}" title="{_escape(_copy_tip(copy))}">'
+        f"{_escape(copy.outlet)}</a>"
+        for i, copy in enumerate(citation.also)
+    )
+    return f'<div class="qa-copies">{_texts(language)["also"]} {links}</div>'
+
+
+def _copy_tip(copy: Copy) -> str:
+    about = " · ".join(part for part in (copy.date, copy.title) if part)
+    return f"{about}: „{copy.sentence}“"
+
+
+def as_citation(citation: Citation, copy: int) -> Citation:
+    """Copy ``copy`` of ``citation`` as a citation of its own sentence, for the source panel. The check
+    judged the cited sentence, not the copy, so the copy carries no verdict and no evidence span."""
+    found = citation.also[copy]
+    return replace(
+        citation,
+        doc_id=found.doc_id,
+        title=found.title,
+        source=found.source,
+        sentence_index=found.sentence_index,
+        sentence=found.sentence,
+        start=found.start,
+        end=found.end,
+        date=found.date,
+        publisher=found.publisher,
+        url=found.url,
+        verdict="copy",
+        evidence_start=None,
+        evidence_end=None,
+        also=[],
+    )
 
 
 def verdict_badge(citation: Citation, language: str) -> str:
@@ -210,17 +273,23 @@ def source_panel(
     *,
     translation: str | None = None,
     translation_problem: str | None = None,
+    copy: int | None = None,
 ) -> str:
     """The article of citation ``index`` with its sentence marked ``qa-cited`` (and the answer's other
-    sentences from the same article marked ``qa-also``). ``document`` is None when the article has
-    been removed from the index since the answer. For an answer that is not German, the German
+    sentences from the same article marked ``qa-also``); with ``copy``, that copy of the cited sentence
+    (``citation.also[copy]``) in its own article instead. ``document`` is the article shown, None when
+    it has been removed from the index since the answer. For an answer that is not German, the German
     original is shown above the article, with the machine ``translation`` of it where one was made,
     else why it could not be made (``translation_problem``), else a button that asks for one."""
     citation = answer.citations[index]
+    position = f"Citation {index + 1} of {len(answer.citations)}"
+    if copy is not None and 0 <= copy < len(citation.also):
+        citation = as_citation(citation, copy)
+        position += " · the same statement in another article"
     about = " · ".join(part for part in (describe(citation), _file_name(citation.source)) if part)
     head = (
-        f'<div class="qa-source-head"><div class="qa-source-position">Citation {index + 1} of '
-        f"{len(answer.citations)} · sentence {citation.sentence_index + 1}</div>"
+        f'<div class="qa-source-head"><div class="qa-source-position">{position}'
+        f" · sentence {citation.sentence_index + 1}</div>"
         f'<div class="qa-source-title">{_escape(citation.title)}</div>'
         f'<div class="qa-meta">{_escape(about)}{verdict_badge(citation, answer.language)}</div></div>'
     )
@@ -231,7 +300,7 @@ def source_panel(
             f'<blockquote lang="de">{quoted_sentence(citation)}</blockquote>'
             f"{_translation_block(translation, translation_problem)}</div>"
         )
-    spans = _spans(answer, index, document)
+    spans = _spans(answer, citation, document)
     evidence = evidence_span(citation)
     if document is None or spans is None:
         body = (
@@ -256,12 +325,11 @@ def _translation_block(translation: str | None, problem: str | None) -> str:
     return f'<button type="button" class="qa-translate">{_TRANSLATE_BUTTON}</button>'
 
 
-def _spans(answer: Answer, index: int, document: Document | None) -> list[tuple[int, int, str]] | None:
+def _spans(answer: Answer, selected: Citation, document: Document | None) -> list[tuple[int, int, str]] | None:
     """(start, end, class) of the sentences to mark, in text order; None when the selected sentence is
     no longer at its offsets."""
     if document is None:
         return None
-    selected = answer.citations[index]
     if document.text[selected.start : selected.end] != selected.sentence:
         return None
     spans = [(selected.start, selected.end, "qa-cited")]

@@ -28,6 +28,9 @@ class ChatSession:
     turns: list[Turn] = field(default_factory=list)
     #: The citation in the source panel: (turn, citation index from 0).
     selected: tuple[int, int] | None = None
+    #: Which copy of that citation's sentence in another article the panel shows (an index into its
+    #: ``also``), or None for the cited sentence itself.
+    copy: int | None = None
     #: Machine translations made for this visitor, by German sentence, so that opening a citation
     #: again (or another citing the same sentence) shows its translation without asking the model.
     translations: dict[str, str] = field(default_factory=dict)
@@ -53,12 +56,14 @@ class ChatSession:
             out.append({"role": "assistant", "content": content})
         return out
 
-    def select(self, turn: int, index: int) -> bool:
-        """Show citation ``index`` of answer ``turn``; False when there is no such citation."""
+    def select(self, turn: int, index: int, copy: int | None = None) -> bool:
+        """Show citation ``index`` of answer ``turn``, or its ``copy`` in another article; False when
+        there is no such citation (a copy it does not have shows the citation itself)."""
         answer = self.answer(turn)
         if answer is None or not 0 <= index < len(answer.citations):
             return False
         self.selected = (turn, index)
+        self.copy = copy if copy is not None and 0 <= copy < len(answer.citations[index].also) else None
         return True
 
     def step(self, delta: int) -> bool:
@@ -75,13 +80,16 @@ class ChatSession:
         return self.turns[turn].answer if 0 <= turn < len(self.turns) else None
 
     def selected_citation(self) -> tuple[Answer, Citation] | None:
-        """The answer and the citation the source panel shows, or None."""
+        """The answer and the citation the source panel shows (a copy as a citation of its own
+        sentence), or None."""
         if self.selected is None:
             return None
         turn, index = self.selected
         answer = self.answer(turn)
         if answer is None or not 0 <= index < len(answer.citations):
             return None
+        if self.copy is not None and self.copy < len(answer.citations[index].also):
+            return answer, render.as_citation(answer.citations[index], self.copy)
         return answer, answer.citations[index]
 
 

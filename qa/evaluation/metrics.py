@@ -2,7 +2,10 @@
 
 Answers are compared after normalising case, punctuation and number formats, so "1.000",
 "1,000" and "1000" are equal and so are "Amir-Abdollahian" and "amir abdollahian". A sentence
-matches a gold sentence when the document and the whitespace-normalised text are the same.
+matches a gold sentence when the document and the whitespace-normalised text are the same. A cited
+or retrieved sentence stands for its copies too (``also``: the same statement in other articles,
+shown once): it matches a gold sentence when it or one of its copies does, and it cites a gold
+document when its copy there does.
 Metrics that do not apply to a question (recall without gold, abstention accuracy on an
 answerable question) are None and left out of the means, so groups stay comparable.
 
@@ -91,7 +94,7 @@ def citation_precision(
     wanted = _gold_keys(gold)
     aliases = list(aliases or ())
     supported = sum(
-        1 for doc, sentence in distinct.values() if (doc, sentence) in wanted or answer_correct(sentence, aliases)
+        1 for keys in distinct.values() if any(key in wanted for key in keys) or answer_correct(keys[0][1], aliases)
     )
     return supported / len(distinct)
 
@@ -121,7 +124,7 @@ def retrieval_hit(
     wanted = _gold_keys(gold)
     if not wanted:
         return None
-    return any(_sentence_key(item.get("doc_id"), item.get("sentence")) in wanted for item in (retrieved or [])[:k])
+    return any(key in wanted for item in (retrieved or [])[:k] for key in _keys(item))
 
 
 def question_metrics(prediction: Mapping[str, Any], expected: Mapping[str, Any], ks: Iterable[int] = KS) -> dict:
@@ -133,15 +136,15 @@ def question_metrics(prediction: Mapping[str, Any], expected: Mapping[str, Any],
     answer = prediction.get("answer") or ""
     # Only an explicit False is an abstention: a prediction without the flag still gave an answer.
     abstained = prediction.get("answerable") is False
-    cited_docs = [c.get("doc_id") for c in citations]
     gold_docs = [g.get("doc") for g in gold]
+    cited_docs = [_cited_document(c, gold_docs) for c in citations]
 
     correct = gold_hit = f1 = doc_recall = None
     if answerable:
         correct = not abstained and answer_correct(answer, aliases)
         f1 = 0.0 if abstained else token_f1(answer, aliases)
         gold_hit = gold_cited(
-            [(c.get("doc_id"), c.get("sentence") or "") for c in citations],
+            [key for c in citations for key in _keys(c)],
             [(g.get("doc"), g.get("sentence") or "") for g in gold],
         )
         doc_recall = cited_document_recall(cited_docs, gold_docs)
@@ -325,14 +328,29 @@ def _gold_keys(gold: Iterable[Mapping[str, Any]] | None) -> set[tuple[str | None
     return {_sentence_key(g.get("doc"), g.get("sentence")) for g in gold or ()}
 
 
-def _distinct_citations(citations: Iterable[Mapping[str, Any]] | None) -> dict[tuple, tuple[str | None, str]]:
+def _keys(item: Mapping[str, Any]) -> list[tuple[str | None, str]]:
+    """The (document, sentence) keys a cited or retrieved sentence stands for: its own, then its copies'."""
+    return [_sentence_key(x.get("doc_id"), x.get("sentence")) for x in (item, *(item.get("also") or ()))]
+
+
+def _cited_document(citation: Mapping[str, Any], gold_docs: Iterable[str | None]) -> str | None:
+    """The citation's document, or, where that is not a gold document, one of its copies' that is."""
+    wanted = _ids(gold_docs)
+    own = citation.get("doc_id")
+    if own in wanted:
+        return own
+    return next((copy.get("doc_id") for copy in citation.get("also") or () if copy.get("doc_id") in wanted), own)
+
+
+def _distinct_citations(citations: Iterable[Mapping[str, Any]] | None) -> dict[tuple, list[tuple[str | None, str]]]:
     # A sentence cited twice (same document and position) is one claim, not two; without a position
-    # the normalised text has to stand in for it.
-    distinct: dict[tuple, tuple[str | None, str]] = {}
+    # the normalised text has to stand in for it. Each claim keeps its own key first, then its copies'.
+    distinct: dict[tuple, list[tuple[str | None, str]]] = {}
     for citation in citations or ():
-        doc_id, sentence = _sentence_key(citation.get("doc_id"), citation.get("sentence"))
+        keys = _keys(citation)
+        doc_id, sentence = keys[0]
         index = citation.get("sentence_index")
-        distinct.setdefault((doc_id, index) if index is not None else (doc_id, sentence), (doc_id, sentence))
+        distinct.setdefault((doc_id, index) if index is not None else (doc_id, sentence), keys)
     return distinct
 
 

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from index.errors import UserError
 from index.language import detect_language, language_evidence
-from qa.answer import Answer
+from qa.answer import Answer, Copy
 from qa.engine import Engine, QuestionError, open_engine
 from qa.evaluation.metrics import compute_metrics, question_metrics
 from qa.evaluation.report import ResultFiles, write_results
@@ -149,7 +149,8 @@ def predict(engine: Engine, expected: dict[str, Any]) -> dict[str, Any]:
         "answerable": answer.answerable,
         "citations": _citations(answer),
         "retrieved": [
-            {"doc_id": h.doc_id, "sentence_index": h.sentence_index, "sentence": h.sentence} for h in retrieved
+            {"doc_id": h.doc_id, "sentence_index": h.sentence_index, "sentence": h.sentence, "also": _copies(h.also)}
+            for h in retrieved
         ],
         "latency_s": round(latency, 3),
         "first_token_s": round(first if first is not None else latency, 3),
@@ -172,7 +173,15 @@ def predict(engine: Engine, expected: dict[str, Any]) -> dict[str, Any]:
 
 
 def _citations(answer: Answer) -> list[dict[str, Any]]:
-    return [{name: getattr(c, name) for name in _CITATION_FIELDS} for c in answer.citations]
+    return [
+        {**{name: getattr(c, name) for name in _CITATION_FIELDS}, "also": _copies(c.also)} for c in answer.citations
+    ]
+
+
+def _copies(copies: Iterable[Copy]) -> list[dict[str, Any]]:
+    """The same statement in other articles: a citation or hit of one of them counts for the others
+    when matched against gold sentences."""
+    return [{"doc_id": c.doc_id, "sentence_index": c.sentence_index, "sentence": c.sentence} for c in copies]
 
 
 def _draft_metrics(prediction: dict[str, Any], withheld: Answer | None, expected: dict[str, Any]) -> dict | None:

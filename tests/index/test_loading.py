@@ -42,9 +42,10 @@ def load_one(tmp_path: Path, name: str, content: str | bytes, encoding: str = "u
 
 
 def test_discover_walks_folders_recursively_and_keeps_supported_suffixes(tmp_path: Path) -> None:
-    for name in ["a.txt", "b.MD", "c.markdown", "d.Html", "e.htm", "sub/deeper/f.TXT", "sub/g.md"]:
+    supported = ["a.txt", "b.MD", "c.markdown", "d.Html", "e.htm", "f.pdf", "g.jsonl", "h.CSV", "i.tsv", "j.rss"]
+    for name in [*supported, "k.atom", "l.xml", "sub/deeper/f.TXT", "sub/g.md"]:
         write(tmp_path / name, GOOD)
-    for name in ["h.pdf", "i.json", "README", "j.txt.bak", "sub/k.docx"]:
+    for name in ["h.doc", "i.json", "README", "j.txt.bak", "sub/k.docx"]:
         write(tmp_path / name, GOOD)
 
     files, skipped = discover([tmp_path])
@@ -55,6 +56,13 @@ def test_discover_walks_folders_recursively_and_keeps_supported_suffixes(tmp_pat
         "c.markdown",
         "d.Html",
         "e.htm",
+        "f.pdf",
+        "g.jsonl",
+        "h.CSV",
+        "i.tsv",
+        "j.rss",
+        "k.atom",
+        "l.xml",
         "sub/deeper/f.TXT",
         "sub/g.md",
     ]
@@ -103,7 +111,7 @@ def test_discover_follows_argument_order_and_lists_each_file_once(tmp_path: Path
 
 
 def test_discover_reports_missing_and_unsupported_paths_given_directly(tmp_path: Path) -> None:
-    pdf = write(tmp_path / "scan.pdf", b"%PDF-1.4")
+    pdf = write(tmp_path / "scan.docx", b"PK\x03\x04")
     upper = write(tmp_path / "NOTE.TXT", GOOD)
     missing = tmp_path / "nowhere"
 
@@ -112,7 +120,7 @@ def test_discover_reports_missing_and_unsupported_paths_given_directly(tmp_path:
     assert files == [upper.resolve()]
     assert skipped == [
         Skipped(str(missing), "no such file or folder"),
-        Skipped(str(pdf), "unsupported file type '.pdf'"),
+        Skipped(str(pdf), "unsupported file type '.docx'"),
     ]
 
 

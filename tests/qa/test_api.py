@@ -259,3 +259,58 @@ def test_an_unexpected_failure_is_one_sentence_and_the_log_has_the_details(api, 
     assert reply.status_code == 500
     assert reply.json()["error"].startswith("Something went wrong while answering; nothing was lost.")
     assert "an unexpected fault" in caplog.text
+
+
+SEED_HOLDINGS = "the 5 articles are dated 2023-10 (3 have no date); outlets: DTZ, Reuters, toi-allgemeines"
+REUTERS, DTZ = "000_c0f6a50aa29bb6c2", "001_1d0c2a484e463a8b"
+
+
+def test_filters_by_date_and_outlet_and_the_outlets_route(api):
+    assert api.get("/api/outlets").json() == {
+        "outlets": [
+            {"name": "DTZ", "articles": 1},
+            {"name": "Reuters", "articles": 1},
+            {"name": "toi-allgemeines", "articles": 1},
+        ],
+        "dates": {"first": "2023-10", "last": "2023-10", "dated": 2, "undated": 3},
+    }
+    hits = api.post("/api/retrieve", json={"question": SUNDAY, "k": 3, "sources": ["reuters"]}).json()
+    assert len(hits) == 3 and {hit["doc_id"] for hit in hits} == {REUTERS}
+    dated = api.post("/api/retrieve", json={"question": SUNDAY, "k": 5, "since": "1.10.2023", "until": "2023-10-31"})
+    assert len(dated.json()) == 5 and {hit["doc_id"] for hit in dated.json()} <= {
+        "003_fc0805797345d969",
+        "004_6896b54b9ced829e",
+    }
+    for path in ("/api/ask", "/api/ask/stream", "/api/retrieve"):  # refused before anything is generated
+        late = api.post(path, json={"question": SUNDAY, "since": "2030-01-01"})
+        assert late.status_code == 422, path
+        assert late.json() == {"error": f"no article matches since 2030-01-01: {SEED_HOLDINGS}"}
+    unreadable = api.post("/api/ask", json={"question": SUNDAY, "until": "gestern"})
+    assert unreadable.status_code == 422 and unreadable.json() == {
+        "error": "the date 'gestern' for until cannot be read; write it as 2023-10-05 or 5.10.2023"
+    }
+    not_a_list = api.post("/api/retrieve", json={"question": SUNDAY, "sources": "DTZ"})
+    assert not_a_list.status_code == 422 and not_a_list.json()["error"].startswith("the request is not valid: sources")
+
+
+def test_a_filtered_answer_cites_only_admitted_articles_also_through_qa_ask_server(api, seed_engine):
+    from qa.api.client import AnswerClient, ServerError
+    from tests.qa.test_cli import qa
+
+    answer = api.post("/api/ask", json={"question": SUNDAY, "sources": ["dtz"]}).json()
+    assert "Sonntag" in answer["text"] and {c["doc_id"] for c in answer["citations"]} == {DTZ}
+    assert_verbatim(answer, seed_engine)
+    url = str(api.base_url).rstrip("/")
+    with AnswerClient(url) as client:
+        assert client.ask(SUNDAY, sources=["DTZ"]).text == answer["text"]
+        with pytest.raises(ServerError) as refused:
+            client.ask(SUNDAY, since="2030-01-01", sources=["DTZ"])
+    assert str(refused.value) == (
+        f"the qa server at {url} refused: no article matches since 2030-01-01, from DTZ: {SEED_HOLDINGS}"
+    )
+    asked = qa("ask", SUNDAY, "--server", url, "--source", "BBC")
+    assert asked.returncode == 2 and "Traceback" not in asked.stderr
+    assert (
+        asked.stderr.strip()
+        == f"qa: error: the qa server at {url} refused: no article matches from BBC: {SEED_HOLDINGS}"
+    )

@@ -152,8 +152,13 @@ def test_a_traversal_name_lands_in_the_uploads_folder_only(library, tmp_path):
     assert library.engine.docstore.versions()["evil"].source == str(stored)
 
 
+ALLOWED = (
+    "only articles (.txt, .md, .html, .pdf), dumps (.jsonl, .csv, .tsv) and feeds (.rss, .atom, .xml) can be added"
+)
 REFUSED = [
-    ("notes.pdf", b"%PDF-1.4 Das ist ein Artikel.", "only .txt, .md and .html files can be added"),
+    ("notes.docx", b"PK\x03\x04 Das ist ein Artikel.", ALLOWED),
+    ("notes.pdf", b"%PDF-1.4 Das ist ein Artikel.", "not a readable PDF"),
+    ("alt.jsonl", b'{"id": 1, "text": "Alt.", "date": "kaputt"}\n{"id": 2}\n', "no record could be used (line 1: the"),
     ("leer.txt", b"", "file is empty"),
     ("leer.txt", b"\n  \n", "file is empty"),
     ("menue.html", b"<html><body><nav>Start | Politik</nav><script>x()</script></body></html>", "no article text"),
@@ -198,15 +203,30 @@ def test_too_many_files_are_refused_before_any_is_looked_at(shared, tmp_path):
 
 
 def test_a_mixed_upload_adds_the_good_file_and_refuses_the_bad_one(library, tmp_path):
-    files = [upload(tmp_path, "notes.pdf", b"%PDF-1.4"), upload(tmp_path, "fest.md", "# " + FESTIVAL)]
+    files = [upload(tmp_path, "notes.docx", b"PK\x03\x04"), upload(tmp_path, "fest.md", "# " + FESTIVAL)]
     result = library.add(files)
     assert result.added == [FESTIVAL_TITLE]
-    assert result.refused == [("notes.pdf", "only .txt, .md and .html files can be added")]
-    assert result.message() == (
-        f"Added “{FESTIVAL_TITLE}”.\nRefused notes.pdf: only .txt, .md and .html files can be added."
-    )
+    assert result.refused == [("notes.docx", ALLOWED)]
+    assert result.message() == f"Added “{FESTIVAL_TITLE}”.\nRefused notes.docx: {ALLOWED}."
     assert uploaded_files(library) == ["fest.md"]
     assert library.engine.retrieve(FESTIVAL_QUESTION)[0].doc_id == "fest"
+
+
+def test_an_uploaded_dump_adds_its_good_records_and_names_the_bad_lines(library, tmp_path):
+    records = [
+        {"id": "1", "title": "Festival", "body": FESTIVAL, "published": "5.11.2015", "outlet": "dpa"},
+        {"id": "2", "title": "Ohne Text"},
+    ]
+    content = "\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n{kaputt\n"
+    result = library.add([upload(tmp_path, "archiv.jsonl", content)])
+    assert result.added == ["Festival"]
+    assert [name for name, _ in result.refused] == ["archiv.jsonl line 2", "archiv.jsonl line 3"]
+    assert uploaded_files(library) == ["archiv.jsonl"]
+    document = library.engine.corpus().documents["archiv#1"]
+    assert (document.date, document.publisher) == ("2015-11-05", "dpa")
+    assert library.engine.retrieve(FESTIVAL_QUESTION)[0].doc_id == "archiv#1"
+    again = library.add([upload(tmp_path, "archiv.jsonl", content)])
+    assert (again.added, again.unchanged) == ([], ["Festival"])
 
 
 def test_a_name_taken_by_a_seed_gets_a_number_and_both_stay(library, tmp_path):

@@ -221,3 +221,48 @@ def test_login_is_required_when_qa_auth_is_set(seed_engine):
             Client(url, verbose=False)
         client = Client(url, auth=("reader", "geheim"), verbose=False)
         assert client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/chat"]
+
+
+def test_the_date_and_outlet_settings_filter_the_answer(seed_chat):
+    client = Client(seed_chat, verbose=False)
+    question = QUESTIONS["de-01"]["question"]  # its gold sentence is in the Reuters article
+    held = "the 5 articles are dated 2023-10 (3 have no date); outlets: DTZ, Reuters, toi-allgemeines"
+    refusals = [
+        (("2030-01-01", "", []), f"No article matches since 2030-01-01: {held}."),
+        (("", "", ["BBC"]), f"No article matches from BBC: {held}."),
+        (("gestern", "", []), "The date 'gestern' for Since cannot be read; write it as 2023-10-05 or 5.10.2023."),
+        (("20.10.2023", "2023-10-01", []), "Since 2023-10-20 comes after Until 2023-10-01; swap them"),
+    ]
+    for (since, until, outlets), notice in refusals:  # a notice in the chat; nothing is generated
+        messages, *_rest, details = client.predict(question, 4, False, since, until, outlets, api_name="/chat")
+        text = messages[-1]["content"][0]["text"]
+        assert "qa-notice" in text and html.escape(notice) in text, text
+        assert details is None
+    *_rest, details = client.predict(question, 4, False, "", "", ["Reuters"], api_name="/chat")
+    assert details["citations"] and {c["doc_id"] for c in details["citations"]} == {"000_c0f6a50aa29bb6c2"}
+    assert gold("de-01") in [c["sentence"] for c in details["citations"]]
+
+
+def test_the_outlet_picker_lists_the_outlets_and_follows_the_articles(seed_engine, tmp_path):
+    from qa.chat.app import ChatPage
+    from tests.qa.test_filters import write_articles
+
+    demo = build_app(seed_engine)
+    picker = next(block for block in demo.blocks.values() if getattr(block, "elem_id", None) == "qa-outlets")
+    assert picker.multiselect and picker.choices == [
+        ("DTZ (1)", "DTZ"),
+        ("Reuters (1)", "Reuters"),
+        ("toi-allgemeines (1)", "toi-allgemeines"),
+    ]
+    # Refreshed whenever the article list is: on opening the page, after an upload and a removal.
+    refreshed = [f for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "filter_choices"]
+    assert {demo.fns[f.trigger_after].fn.__name__ for f in refreshed} == {"articles", "add_articles", "remove_article"}
+
+    engine = Engine(Settings.load(index_dir=tmp_path / "index"), chat_model=seed_engine.llm)
+    with engine:
+        page = ChatPage(engine)
+        assert page.filter_choices() == ({"__type__": "update", "choices": []}, "")
+        article = write_articles(tmp_path / "upload", ["bahn"]) / "bahn.md"
+        assert page.library.add([("bahn.md", article)]).added
+        choices, dates = page.filter_choices()
+        assert choices["choices"] == [("AFP (1)", "AFP")] and dates == "The one article is dated 2023-10-12."

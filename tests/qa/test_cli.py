@@ -61,15 +61,20 @@ def test_index_seeds_offline_prints_a_summary_then_retrieve_answers(tmp_path):
 
 def test_skipped_files_are_listed_and_the_run_goes_on(tmp_path):
     (tmp_path / "empty.txt").write_text("")
-    (tmp_path / "notes.pdf").write_bytes(b"%PDF-1.4")
+    (tmp_path / "notes.docx").write_bytes(b"PK\x03\x04")
     good = tmp_path / "good.md"
     good.write_text("# Titel\n\nLawrow reiste nach Pjöngjang.", encoding="utf-8")
-    files = [str(tmp_path / "empty.txt"), str(tmp_path / "notes.pdf"), str(good)]
-    result = qa("index", *files, "--index", str(tmp_path / "i"))
+    dump = tmp_path / "archiv.jsonl"
+    dump.write_text('{"nr": 1, "inhalt": "Kim empfing Lawrow."}\n{"nr": 2, "inhalt": ""}\n', encoding="utf-8")
+    files = [str(tmp_path / "empty.txt"), str(tmp_path / "notes.docx"), str(good), str(dump)]
+    result = qa("index", *files, "--fields", "id=nr,text=inhalt", "--index", str(tmp_path / "i"))
     assert result.returncode == 0, result.stderr
-    assert "1 documents" in result.stdout
-    assert "Skipped 2 file(s)" in result.stdout
-    assert "empty.txt: file is empty" in result.stdout and "unsupported file type '.pdf'" in result.stdout
+    assert "2 documents" in result.stdout
+    assert "Skipped 3 file(s) or record(s)" in result.stdout
+    assert "empty.txt: file is empty" in result.stdout and "unsupported file type '.docx'" in result.stdout
+    assert "archiv.jsonl line 2: no text (looked for the field inhalt)" in result.stdout
+    wrong = qa("index", str(dump), "--fields", "body=inhalt", "--index", str(tmp_path / "i"))
+    assert wrong.returncode == 2 and "'body' is not a field" in wrong.stderr
 
 
 def test_user_errors_are_one_line_without_a_traceback(tmp_path):
@@ -136,3 +141,39 @@ def test_ask_refuses_bad_questions_and_a_down_server_with_one_line(tmp_path):
     )
     assert down.returncode == 2 and "qa: error: the LLM server" in down.stderr
     assert "Traceback" not in down.stderr
+
+
+def test_retrieve_and_ask_filter_by_date_and_outlet(tmp_path):
+    from tests.qa.test_filters import write_articles
+
+    corpus = write_articles(tmp_path / "corpus")
+    index_dir = str(tmp_path / "index")
+    assert qa("index", str(corpus), "--index", index_dir).returncode == 0
+    question = "Wo wurde gestreikt?"
+    options = ["--index", index_dir, "--since", "10.10.2023", "--source", "afp", "--source", "Tagesspiegel"]
+    found = qa("retrieve", question, *options, "-k", "4", "--json")
+    assert found.returncode == 0, found.stderr
+    hits = json.loads(found.stdout)
+    assert len(hits) == 4 and {hit["doc_id"] for hit in hits} == {"bahn", "wetter"}
+    shown = qa("retrieve", question, "--index", index_dir, "-k", "2", "--source", "DPA", "--until", "2023-10")
+    assert shown.returncode == 0 and shown.stdout.count("(hafen, sentence") == 2, shown.stdout
+
+    unreadable = qa("retrieve", question, "--index", index_dir, "--since", "xyz")
+    assert unreadable.returncode == 2 and "Traceback" not in unreadable.stderr
+    assert unreadable.stderr.strip() == (
+        "qa: error: the date 'xyz' for --since cannot be read; write it as 2023-10-05 or 5.10.2023"
+    )
+    reversed_range = qa("ask", question, "--index", index_dir, "--since", "2023-10-20", "--until", "1.10.2023")
+    assert reversed_range.returncode == 2 and reversed_range.stderr.strip() == (
+        "qa: error: --since 2023-10-20 comes after --until 2023-10-01; swap them, or leave one out for an open end"
+    )
+    held = "the 5 articles are dated 2023-10-05 to 2023-11 (1 has no date); outlets: AFP, dpa, REUTERS, Tagesspiegel"
+    for command in ("retrieve", "ask"):  # refused before the model is loaded
+        nothing = qa(command, question, "--index", index_dir, "--source", "BBC")
+        assert nothing.returncode == 2, nothing.stderr
+        assert nothing.stderr.strip() == f"qa: error: no article matches from BBC: {held}"
+    # Questions on stdin: a filter that admits nothing stops at the first, with the same one line.
+    lines = qa("retrieve", "--index", index_dir, "--until", "2020-01-01", stdin="Wo?\nWer?\n")
+    assert lines.returncode == 2 and lines.stderr.strip().splitlines() == [
+        f"qa: error: no article matches until 2020-01-01: {held}"
+    ]

@@ -45,6 +45,7 @@ CITATION_KEYS = {
     "evidence_start",
     "evidence_end",
     "evidence",
+    "also",
 }
 QUESTION_METRICS = {
     "correct",

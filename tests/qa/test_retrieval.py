@@ -9,7 +9,9 @@ QUESTIONS = retrieval_questions() + retrieval_questions("retrieval_dev_questions
 @pytest.mark.parametrize("case", QUESTIONS, ids=[q["question"] for q in QUESTIONS])
 def test_gold_sentence_is_in_the_top_3(seed_engine, case):
     hits = seed_engine.retrieve(case["question"], k=3)
-    assert (case["doc"], case["sentence"]) in [(h.doc_id, h.sentence) for h in hits]
+    # A hit stands for its copies in other articles too (the same statement, shown once), as in qa eval.
+    found = [(h.doc_id, h.sentence) for h in hits] + [(c.doc_id, c.sentence) for h in hits for c in h.also]
+    assert (case["doc"], case["sentence"]) in found
 
 
 def test_hits_are_verbatim_ranked_and_unique(seed_engine):

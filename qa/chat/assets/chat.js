@@ -1,6 +1,7 @@
 () => {
-  // A click on a citation link in the chat ("#qa-cite-<turn>-<number>") asks the server to open it in
-  // the source panel, through the page's hidden request box.
+  // A click on a citation link in the chat ("#qa-cite-<turn>-<number>", or "…-<copy>" for the same
+  // statement in another article) asks the server to open it in the source panel, through the page's
+  // hidden request box.
   document.addEventListener(
     "click",
     (event) => {
