@@ -254,6 +254,8 @@ def format_answer(answer: Answer) -> str:
         lines.append(f"      {citation.doc_id}, sentence {citation.sentence_index}: {citation.sentence}")
         evidence = f": «{citation.evidence}»" if citation.evidence and citation.evidence != citation.sentence else ""
         lines.append(f"      {_VERDICTS.get(citation.verdict, citation.verdict)}{evidence}")
+        if citation.url:
+            lines.append(f"      {citation.url}")
         if citation.also:
             copies = ", ".join(f"{c.outlet} ({c.doc_id}, sentence {c.sentence_index})" for c in citation.also)
             lines.append(f"      also reported by {copies}")

@@ -290,7 +290,7 @@ def source_panel(
     head = (
         f'<div class="qa-source-head"><div class="qa-source-position">{position}'
         f" · sentence {citation.sentence_index + 1}</div>"
-        f'<div class="qa-source-title">{_escape(citation.title)}</div>'
+        f'<div class="qa-source-title">{_linked_title(citation)}</div>'
         f'<div class="qa-meta">{_escape(about)}{verdict_badge(citation, answer.language)}</div></div>'
     )
     original = ""
@@ -363,3 +363,12 @@ def _file_name(source: str) -> str:
 
 def _shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _linked_title(citation: Citation) -> str:
+    """The article's title, linked to its address where the archive gave one (http and https only)."""
+    title = _escape(citation.title)
+    url = citation.url or ""
+    if not url.lower().startswith(("http://", "https://")):
+        return title
+    return f'<a class="qa-article-link" href="{_escape(url)}" target="_blank" rel="noopener noreferrer">{title}</a>'

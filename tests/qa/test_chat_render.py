@@ -106,6 +106,19 @@ def test_source_panel_marks_the_cited_sentence_at_its_offsets_and_the_others_lig
     assert '<mark class="qa-cited" id="qa-cited">Erster Satz hier.</mark>' in second
 
 
+def test_the_source_panel_links_the_title_to_the_articles_address_where_it_is_a_web_address():
+    def panel(url):
+        answer = _answer()
+        answer = replace(answer, citations=[replace(answer.citations[0], url=url), *answer.citations[1:]])
+        return render.source_panel(answer, 0, _document())
+
+    linked = panel("https://news.example.com/a?x=1&y=2")
+    assert 'href="https://news.example.com/a?x=1&amp;y=2"' in linked and 'rel="noopener noreferrer"' in linked
+    assert "Titel &lt;i&gt;</a>" in linked
+    for unsafe in ("javascript:alert(1)", None):
+        assert "qa-article-link" not in panel(unsafe)
+
+
 def test_source_panel_shows_the_german_original_for_an_english_answer():
     panel = render.source_panel(_answer("en"), 0, _document())
     assert "Original sentence (German)" in panel
