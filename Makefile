@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/scale.py
 	$(BIN)/python benchmarks/archive.py
 	$(BIN)/python benchmarks/duplicates.py
+	$(BIN)/python benchmarks/extraction.py
 	$(BIN)/python benchmarks/memory.py
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/seed_index.py --out benchmarks/results/seed_index.json
