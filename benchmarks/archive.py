@@ -602,14 +602,18 @@ class Run:
         self.batch_size = 32
 
     def all(self) -> None:
-        self.step("dump", self.make_dump)
+        if self.args.from_index:
+            self.reuse()
+        else:
+            self.step("dump", self.make_dump)
         if self.args.only:  # only these steps, which need the dump but not the archive's index
             steps = {"scale": self.scale, "resume": self.resume, "baseline": self.baseline}
             for name in self.args.only:
                 self.step(name, steps[name], optional=True)
             return
-        self.step("index", self.index)
-        self.step("re-index unchanged", self.reindex)
+        if not self.args.from_index:
+            self.step("index", self.index)
+            self.step("re-index unchanged", self.reindex)
         self.step("reopen and retrieve", self.retrieve)
         self.step("ceiling", self.ceiling)
         for name, skip, function in (
@@ -632,6 +636,16 @@ class Run:
             self.summary[f"error_{name.replace(' ', '_')}"] = f"{error.__class__.__name__}: {error}"[:500]
         print(f"[archive] {name}: {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
         write_results("archive", _conclusions(dict(self.summary)), self.rows, self.args.out, quiet=True)
+
+    def reuse(self) -> None:
+        """Go on from the dump and index in ``--keep`` and the index step's figures in ``--out``."""
+        results = json.loads((self.args.out / "archive.json").read_text(encoding="utf-8"))
+        kept = ("dump_", "embedding", "documents", "sentences", "chunks", "grouped", "skipped", "index", "reindex")
+        self.summary |= {key: v for key, v in results["summary"].items() if key.startswith(kept)}
+        self.rows = [row for row in results["rows"] if row.get("step") in ("index", "re-index unchanged")]
+        index_row = self.rows[0]
+        self.embedded = index_row["sentences_embedded"]
+        self.index_seconds, self.index_cpu = index_row["seconds"], index_row["cpu_seconds"]
 
     def make_dump(self) -> None:
         started = time.perf_counter()
@@ -850,6 +864,11 @@ def main() -> None:
         help="index with random unit vectors instead of the embedding model (as scale.py does): minutes, not an "
         "hour; the index time then excludes embedding, which the ceiling step estimates",
     )
+    parser.add_argument(
+        "--from-index",
+        action="store_true",
+        help="go on after the re-index step from the dump and index kept in --keep and the results in --out",
+    )
     parser.add_argument("--keep", type=Path, help="build dump and index in this folder and keep them")
     parser.add_argument("--out", "--out-dir", dest="out", type=Path, default=RESULTS, help="where archive.json/.md go")
     args = parser.parse_args()
@@ -862,7 +881,7 @@ def main() -> None:
         return
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
-        if (args.keep / "index").exists():
+        if (args.keep / "index").exists() and not args.from_index:
             shutil.rmtree(args.keep / "index")
         run = Run(args, args.keep)
         run.all()
