@@ -118,17 +118,13 @@ def build_api(engine: Engine, library: ArticleLibrary | None = None) -> FastAPI:
     )
     answering = asyncio.Semaphore(engine.settings.chat_concurrency)
     login = _login(engine)
+    api.add_middleware(_Failures)
 
     @api.exception_handler(UserError)
     async def user_error(request: Request, error: UserError) -> JSONResponse:
         status, message = describe(error)
         headers = {"WWW-Authenticate": 'Basic realm="qa-news"'} if status == 401 else None
         return JSONResponse({"error": message}, status_code=status, headers=headers)
-
-    @api.exception_handler(Exception)
-    async def failure(request: Request, error: Exception) -> JSONResponse:
-        status, message = describe(error)
-        return JSONResponse({"error": message}, status_code=status)
 
     @api.exception_handler(RequestValidationError)
     async def bad_request(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -230,6 +226,34 @@ def describe(error: BaseException) -> tuple[int, str]:
         return 400, str(error)
     log.error("answering failed", exc_info=error)
     return 500, _FAILED
+
+
+class _Failures:
+    """An unexpected failure becomes the one-sentence 500 reply, and the connection stays usable.
+    (Starlette's handler for ``Exception`` answers too, but then raises again, and the server drops the
+    kept-alive connection under the client's next request.)"""
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: dict) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as error:
+            if started:  # too late for a reply of its own: the server ends the response
+                raise
+            status, message = describe(error)
+            await JSONResponse({"error": message}, status_code=status)(scope, receive, send)
 
 
 def _field(location: tuple) -> str:

@@ -259,6 +259,8 @@ def test_an_unexpected_failure_is_one_sentence_and_the_log_has_the_details(api, 
     assert reply.status_code == 500
     assert reply.json()["error"].startswith("Something went wrong while answering; nothing was lost.")
     assert "an unexpected fault" in caplog.text
+    for _ in range(3):  # the kept-alive connection still serves the next requests
+        assert api.get("/api/health").status_code == 200
 
 
 SEED_HOLDINGS = "the 5 articles are dated 2023-10 (3 have no date); outlets: DTZ, Reuters, toi-allgemeines"
