@@ -323,7 +323,7 @@ def test_predict_records_the_verifier_and_scores_a_withheld_draft():
             yield final
 
         def retrieve(self, question, k):
-            return [SimpleNamespace(doc_id=GOLD["doc"], sentence_index=3, sentence=GOLD["sentence"])]
+            return [SimpleNamespace(doc_id=GOLD["doc"], sentence_index=3, sentence=GOLD["sentence"], also=())]
 
     question = {"id": "de-02", "question": "Wann kam Lawrow an?", "language": "de", **ANSWERABLE}
     prediction = predict(Engine(), question)
@@ -343,6 +343,7 @@ def test_predict_records_the_verifier_and_scores_a_withheld_draft():
         "evidence_start": 10,
         "evidence_end": 16,
         "evidence": "Lawrow",
+        "also": [],
     }
     assert prediction["metrics"]["abstained"] is True and prediction["metrics"]["wrong_with_citation"] is False
     draft_metrics = prediction["draft_metrics"]
