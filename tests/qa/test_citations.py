@@ -164,3 +164,14 @@ def test_restating_the_question_or_a_missing_asked_number_abstains():
         "Wie viele Container?",
     )
     assert count.abstained and "how many" in count.notes[0]
+    asked = check(
+        parse_reply('{"answer": "Wer traf Kim in Pjöngjang?", "sources": [2]}'),
+        OFFERED,
+        [0.9] * 3,
+        0.8,
+        "Wie lange traf Lawrow Kim?",
+    )
+    assert asked.abstained and "asks one" in asked.notes[0]
+    hour = parse_reply('{"answer": "Rund eine Stunde.", "sources": [2]}')
+    answered = check(hour, OFFERED, [0.9] * 3, 0.8, "Wie lange?")
+    assert not answered.abstained
