@@ -62,7 +62,7 @@ def check(
     notes: list[str] = []
     if is_abstention(reply.text):
         return CheckedAnswer("", [], True, notes=["the model found no answer in the sentences"])
-    if question and (restates(reply.text, question) or reply.text.rstrip().endswith("?")):
+    if question and restates(reply.text, question):
         return CheckedAnswer("", [], True, notes=["abstained: the answer only restates the question or asks one"])
     if question and lacks_asked_quantity(reply.text, question):
         return CheckedAnswer("", [], True, notes=["abstained: the question asks how many, the answer has no number"])

@@ -136,7 +136,10 @@ def missing_terms(answer: str, sources: list[str]) -> list[str]:
 def restates(answer: str, question: str) -> bool:
     """True when the answer says nothing the question does not: no new number, and each of its
     words, other than function words, is a word of the question. "No", "nicht", "kein" and the
-    like say something, so short yes/no answers are not restatements."""
+    like say something, so short yes/no answers are not restatements. An answer that is itself a
+    question ("Who was welcomed …?") says nothing either."""
+    if answer.rstrip().endswith("?"):
+        return True
     if numbers(answer) - numbers(question):
         return False
     said = [w for w in WORD.findall(answer) if w.lower() not in _COMMON or w.lower() in _NEGATIONS]

@@ -48,6 +48,8 @@ def test_missing_numbers_and_names_are_reported_in_order():
         ("Wonsan.", "In welcher Stadt traf Lawrow seine Kollegin?", False),
         ("2018.", "In which year did Lavrov last visit?", False),
         ("Am Mittwoch begann Lawrow.", "An welchem Wochentag begann Lawrow?", False),
+        ("Who was welcomed by North Koreans?", "How was Lavrov welcomed by North Koreans?", True),
+        ("Wer traf Kim 2019?", "Wann traf Lawrow Kim?", True),
     ],
 )
 def test_an_answer_that_only_restates_the_question(answer, question, expected):
