@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
+from index.documents import Document, Sentence
 from index.embeddings import embed_query
 from index.lexical import analyse_query
 from index.vectors import CHUNKS, SENTENCES, VectorStore
@@ -230,9 +231,7 @@ def _copies(corpus: Corpus, row: int, scores: dict[int, float] | None = None) ->
     )
     copies = []
     for other in others[:MAX_COPIES]:
-        sentence_row = corpus.sentences[other]
-        document = corpus.documents[sentence_row.doc_id]
-        sentence = document.sentences[sentence_row.index]
+        document, sentence = _located(corpus, other)
         copies.append(
             Copy(
                 doc_id=document.doc_id,
@@ -250,12 +249,17 @@ def _copies(corpus: Corpus, row: int, scores: dict[int, float] | None = None) ->
     return tuple(copies)
 
 
+def _located(corpus: Corpus, row: int) -> tuple[Document, Sentence]:
+    """The document and sentence of the corpus's sentence ``row``."""
+    sentence_row = corpus.sentences[row]
+    document = corpus.documents[sentence_row.doc_id]
+    return document, document.sentences[sentence_row.index]
+
+
 def _hit(
     corpus: Corpus, row: int, score: float, similarity: float, lexical: float, also: tuple[Copy, ...] = ()
 ) -> SentenceHit:
-    sentence_row = corpus.sentences[row]
-    document = corpus.documents[sentence_row.doc_id]
-    sentence = document.sentences[sentence_row.index]
+    document, sentence = _located(corpus, row)
     return SentenceHit(
         doc_id=document.doc_id,
         title=document.title,
@@ -269,7 +273,7 @@ def _hit(
         lexical=round(lexical, 4),
         date=document.date,
         publisher=document.publisher,
-        vector_id=sentence_row.vector_id,
+        vector_id=corpus.sentences[row].vector_id,
         url=document.url,
         also=also,
     )
