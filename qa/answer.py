@@ -101,6 +101,9 @@ class Answer:
     #: The drafted answer that the check withheld, so that a reader (or an evaluation) can see what
     #: was refused; None when nothing was withheld.
     withheld: Answer | None = None
+    #: The question in German as the LLM wrote it, searched beside an English question; None where the
+    #: question was searched as asked.
+    searched_as: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -22,7 +22,7 @@ from index.records import parse_fields
 from qa.answer import Answer
 from qa.engine import Engine, open_engine, set_aside_damaged
 from qa.filters import ArticleFilter, FilterError
-from qa.retrieval import SentenceHit
+from qa.retrieval import Retrieval
 from qa.settings import LLM_BACKENDS, Settings
 
 if TYPE_CHECKING:
@@ -263,6 +263,8 @@ def format_answer(answer: Answer) -> str:
         lines.append(f"  Not stated by the cited sentences: {'; '.join(answer.unsupported_claims)}")
     elif answer.unsupported:
         lines.append(f"  Not found in the cited sentences: {', '.join(answer.unsupported)}")
+    if answer.searched_as:
+        lines.append(f"  Searched in German as well: {answer.searched_as}")
     if answer.withheld is not None:
         lines.append(
             f"  (An answer was drafted and withheld: its sources do not state it; confidence {answer.confidence:.2f})"
@@ -371,13 +373,13 @@ def _retrieve(args: argparse.Namespace) -> int:
         questions = [args.question] if args.question is not None else _stdin_questions()
         for question in questions:
             try:
-                hits = engine.retrieve(question, k=args.k, **article_filter)
+                found = engine.search(question, k=args.k, **article_filter)
             except UserError as error:
                 if args.question is not None or isinstance(error, FilterError):  # the next would fail alike
                     raise
                 print(f"qa: {error}", file=sys.stderr)
                 continue
-            print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False) if args.json else _format_hits(hits))
+            print(json.dumps(found.to_dict(), ensure_ascii=False) if args.json else _format_found(found))
     return 0
 
 
@@ -394,10 +396,11 @@ def _stdin_questions():
             yield line.strip()
 
 
-def _format_hits(hits: list[SentenceHit]) -> str:
+def _format_found(found: Retrieval) -> str:
+    lines = [f"Searched in German as well: {found.query.german}"] if found.query.german else []
+    hits = found.hits
     if not hits:
-        return "No sentences found."
-    lines = []
+        return "\n".join([*lines, "No sentences found."])
     for rank, hit in enumerate(hits, start=1):
         lines.append(f"{rank}. [{hit.score:.2f}] {hit.title} ({hit.doc_id}, sentence {hit.sentence_index})")
         lines.append(f"   {hit.sentence}")

@@ -23,10 +23,12 @@ from qa.answer import Answer
 from qa.answering import Answerer, History
 from qa.answering.retrieve import candidate_sentences
 from qa.corpus import Corpus
+from qa.crosslingual import PROMPT as SEARCH_PROMPT
+from qa.crosslingual import TRANSLATED, SearchForms, SearchQuery
 from qa.filters import ArticleFilter, DateSpan, FilterError, Outlet, date_span, no_match, outlets
 from qa.llm import ChatModel, make_llm
 from qa.prompts import fixed_starts
-from qa.retrieval import HybridRetriever, SentenceHit
+from qa.retrieval import HybridRetriever, Retrieval, SentenceHit
 from qa.settings import UNVERIFIED_POLICIES, Settings
 
 log = logging.getLogger(__name__)
@@ -71,6 +73,7 @@ class Engine:
         self._lock = threading.RLock()
         #: Taken while the LLM warms up, which takes long: the other parts stay usable meanwhile.
         self._llm_lock = threading.Lock()
+        self._search_forms = SearchForms(self.ready_llm, enabled=settings.query_translation == "llm")
 
     @property
     def embedder(self) -> BaseEmbedding:
@@ -116,10 +119,18 @@ class Engine:
         the first time any face asks."""
         with self._llm_lock:
             if not self._llm_ready:
-                judged = self.settings.judge == "llm"
-                self.llm.warm_up(fixed_starts(("answer", "rewrite", "judge") if judged else ("answer", "rewrite")))
+                self.llm.warm_up(self.prompt_starts())
                 self._llm_ready = True
             return self.llm
+
+    def prompt_starts(self) -> list[list[dict[str, str]]]:
+        """The fixed start of every prompt these settings use: answer and rewrite in both languages, the
+        judge's unless it is off, and the English question's German form unless that is off."""
+        judged = self.settings.judge == "llm"
+        starts = fixed_starts(("answer", "rewrite", "judge") if judged else ("answer", "rewrite"))
+        if self.settings.query_translation == "llm":
+            starts += fixed_starts((SEARCH_PROMPT,), TRANSLATED)
+        return starts
 
     @property
     def llm_ready(self) -> bool:
@@ -185,6 +196,7 @@ class Engine:
             settings,
             embed=self.embed_claim,
             article=self._article_text,
+            search=self.search_query,
         )
         return answerer.stream(question, history)
 
@@ -199,7 +211,13 @@ class Engine:
         self, question: str, k: int, article_filter: ArticleFilter | None = None
     ) -> list[SentenceHit]:
         """The ``k`` best sentences, and the sentence after the best one, which often completes it."""
-        return candidate_sentences(self.retriever, self.corpus(), question, k, article_filter)
+        german = self.search_query(question).german
+        return candidate_sentences(self.retriever, self.corpus(), question, k, article_filter, german)
+
+    def search_query(self, question: str) -> SearchQuery:
+        """``question`` as retrieval searches it: an English question also in German, as the LLM writes
+        it (unless the setting ``query_translation`` is "off")."""
+        return self._search_forms.query(question)
 
     def _article_text(self, doc_id: str) -> str:
         document = self.corpus().documents.get(doc_id)
@@ -258,15 +276,28 @@ class Engine:
     ) -> list[SentenceHit]:
         """The ``k`` sentences that best answer ``question``, best first; ``since``, ``until`` and
         ``sources`` as in ``ask``."""
+        return self.search(question, k, since=since, until=until, sources=sources).hits
+
+    def search(
+        self,
+        question: str,
+        k: int | None = None,
+        *,
+        since: str | None = None,
+        until: str | None = None,
+        sources: Iterable[str] | None = None,
+    ) -> Retrieval:
+        """As ``retrieve``, with the question as it was searched: an English question's German form."""
         question = self.check_question(question)
         k = self.settings.top_k if k is None else k
         if not 1 <= k <= 100:
             raise QuestionError(f"k must be between 1 and 100, not {k}")
         article_filter = self.article_filter(since, until, sources)
+        query = self.search_query(question)
         started = time.perf_counter()
-        hits = self.retriever.retrieve(self.corpus(), question, k, article_filter)
+        hits = self.retriever.retrieve(self.corpus(), question, k, article_filter, query.german)
         log.debug("retrieved %d hits in %.1f ms", len(hits), 1000 * (time.perf_counter() - started))
-        return hits
+        return Retrieval(query, hits)
 
     def article_filter(
         self, since: str | None = None, until: str | None = None, sources: Iterable[str] | None = None

@@ -29,6 +29,7 @@ from index.lexical import analyse_query
 from index.vectors import CHUNKS, SENTENCES, VectorStore
 from qa.answer import Copy
 from qa.corpus import AllowedRows, Corpus
+from qa.crosslingual import SearchQuery
 from qa.filters import ArticleFilter
 
 
@@ -60,6 +61,17 @@ class SentenceHit:
         return data
 
 
+@dataclass(frozen=True, slots=True)
+class Retrieval:
+    """The sentences found for a question, and the question as it was searched."""
+
+    query: SearchQuery
+    hits: list[SentenceHit]
+
+    def to_dict(self) -> dict:
+        return {"query": self.query.to_dict(), "hits": [hit.to_dict() for hit in self.hits]}
+
+
 #: Copies listed per hit: a line of boilerplate that hundreds of articles share lists the first ones.
 MAX_COPIES = 20
 
@@ -81,22 +93,33 @@ class HybridRetriever:
         self.lexical_weight = lexical_weight
         self.context_weight = context_weight
 
-    def retrieve(self, corpus: Corpus, question: str, k: int, filter: ArticleFilter | None = None) -> list[SentenceHit]:
+    def retrieve(
+        self,
+        corpus: Corpus,
+        question: str,
+        k: int,
+        filter: ArticleFilter | None = None,
+        german: str | None = None,
+    ) -> list[SentenceHit]:
         """The ``k`` best sentences; with ``filter``, only from the articles it admits. The filter is
         applied before anything is ranked (the vector store's ``where``, masked BM25 scores), so a
-        filtered question gets ``k`` sentences as long as the admitted articles hold them."""
+        filtered question gets ``k`` sentences as long as the admitted articles hold them. ``german``
+        is the question's German form, for a question asked in another language: it is searched
+        beside the question (``qa.crosslingual``)."""
         allowed = corpus.allowed(filter)
         if not corpus.chunks or (allowed is not None and not allowed.chunk_count):
             return []
         where = filter.where() if filter is not None else None
-        query_vector = embed_query(self.embedder, question)
-        query_tokens = analyse_query(question)
+        forms = [question] if german is None else [question, german]
+        query_vectors = [embed_query(self.embedder, form) for form in forms]
+        query_tokens = analyse_query(" ".join(forms))
         depth = max(4 * self.candidate_chunks, 2 * k, 20)
-        sentence_matches = dict(
-            self._dense(SENTENCES, query_vector, 3 * depth, corpus.sentence_row, where, _mask(allowed, SENTENCES))
-        )
-        candidates = self._recall_chunks(corpus, query_vector, query_tokens, sentence_matches, depth, where, allowed)
-        return self._rank_sentences(corpus, candidates, query_vector, query_tokens, sentence_matches, k)
+        sentence_matches = [
+            dict(self._dense(SENTENCES, vector, 3 * depth, corpus.sentence_row, where, _mask(allowed, SENTENCES)))
+            for vector in query_vectors
+        ]
+        candidates = self._recall_chunks(corpus, query_vectors, query_tokens, sentence_matches, depth, where, allowed)
+        return self._rank_sentences(corpus, candidates, query_vectors, query_tokens, sentence_matches, k)
 
     def following(self, corpus: Corpus, hit: SentenceHit, filter: ArticleFilter | None = None) -> SentenceHit | None:
         """The sentence after ``hit`` in its document: news sentences often finish their thought in
@@ -113,33 +136,39 @@ class HybridRetriever:
     def _recall_chunks(
         self,
         corpus: Corpus,
-        query_vector: np.ndarray,
+        query_vectors: list[np.ndarray],
         query_tokens: list[str],
-        sentence_matches: dict[int, float],
+        sentence_matches: list[dict[int, float]],
         depth: int,
         where: dict | None = None,
         allowed: AllowedRows | None = None,
     ) -> list[int]:
-        nearest = self._dense(CHUNKS, query_vector, depth, corpus.chunk_row, where, _mask(allowed, CHUNKS))
-        dense = [row for row, _ in nearest]
-        by_sentence = list(dict.fromkeys(corpus.sentences[row].chunk_row for row in sentence_matches))
+        """The best chunks by rank fusion of, for each form of the question, its dense chunks and the
+        chunks of its most similar sentences, and of BM25 over the words of all forms."""
+        rankings = []
+        for vector, matches in zip(query_vectors, sentence_matches, strict=True):
+            nearest = self._dense(CHUNKS, vector, depth, corpus.chunk_row, where, _mask(allowed, CHUNKS))
+            rankings.append([row for row, _ in nearest])
+            rankings.append(list(dict.fromkeys(corpus.sentences[row].chunk_row for row in matches)))
         scores = corpus.chunk_lexical.scores(query_tokens)
         if allowed is not None:  # chunks of other articles score nothing, before the best are taken
             scores = np.where(allowed.chunks, scores, 0.0)
-        lexical = _top(scores, depth)
-        return list(self._fuse([dense, by_sentence, lexical]))[: self.candidate_chunks]
+        rankings.append(_top(scores, depth))
+        return list(self._fuse(rankings))[: self.candidate_chunks]
 
     def _rank_sentences(
         self,
         corpus: Corpus,
         candidates: list[int],
-        query_vector: np.ndarray,
+        query_vectors: list[np.ndarray],
         query_tokens: list[str],
-        sentence_matches: dict[int, float],
+        sentence_matches: list[dict[int, float]],
         k: int,
     ) -> list[SentenceHit]:
+        """The sentences of the candidate chunks by their similarity to the question (the mean over its
+        forms), with the small BM25 and chunk-rank bonuses."""
         rows = [row for chunk in candidates for row in corpus.chunk_sentence_rows[chunk]]
-        similarity = self._similarities(corpus, rows, sentence_matches, query_vector)
+        similarity = self._similarities(corpus, rows, sentence_matches, query_vectors)
         lexical = corpus.sentence_lexical.scores(query_tokens)
         lexical_max = max(float(lexical[rows].max()), 1e-9)
         position = {chunk: i for i, chunk in enumerate(candidates)}
@@ -198,14 +227,20 @@ class HybridRetriever:
         return dict(sorted(scores.items(), key=lambda kv: -kv[1]))
 
     def _similarities(
-        self, corpus: Corpus, rows: list[int], known: dict[int, float], query_vector: np.ndarray
+        self, corpus: Corpus, rows: list[int], known: list[dict[int, float]], query_vectors: list[np.ndarray]
     ) -> dict[int, float]:
-        missing = [corpus.sentences[r].vector_id for r in rows if r not in known]
-        fetched = self.vectors.vectors(SENTENCES, missing)
-        similarity = {r: known[r] for r in rows if r in known}
-        for vector_id, vector in fetched.items():
-            similarity[corpus.sentence_row[vector_id]] = float(vector @ query_vector)
-        return {r: similarity.get(r, 0.0) for r in rows}
+        """Each row's similarity to the question, the mean over its forms: from the dense searches where
+        they scored the row, else from its stored vector, fetched once for all forms."""
+        missing = [corpus.sentences[r].vector_id for r in rows if any(r not in matches for matches in known)]
+        fetched = {corpus.sentence_row[v]: vector for v, vector in self.vectors.vectors(SENTENCES, missing).items()}
+        similarity = {}
+        for row in rows:
+            values = [
+                matches[row] if row in matches else float(fetched[row] @ vector) if row in fetched else 0.0
+                for matches, vector in zip(known, query_vectors, strict=True)
+            ]
+            similarity[row] = sum(values) / len(values)
+        return similarity
 
 
 def _mask(allowed: AllowedRows | None, kind: str) -> np.ndarray | None:

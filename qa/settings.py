@@ -16,6 +16,7 @@ SEEDS = PROJECT_ROOT / "seeds"
 LLM_BACKENDS = ("embedded", "gguf", "ollama", "openai")
 UNVERIFIED_POLICIES = ("abstain", "mark")
 JUDGES = ("llm", "off")
+QUERY_TRANSLATIONS = ("llm", "off")
 
 
 class SettingsError(UserError):
@@ -54,9 +55,16 @@ class Settings:
     #: top). On the 84 seed questions a 4th was never the gold one, did not improve the answers as
     #: a whole, and cost 0.5 s before the first answer word (median, 2 cores).
     prompt_sentences: int = 3
+    #: "llm": an English question is also searched in German, as the LLM translates it (about a second
+    #: and a half on 2 cores; README "Retrieval across languages"); "off": every question as asked.
+    query_translation: str = "llm"
     #: Abstain without asking the model when the best sentence scores below this (calibrated on
     #: seeds/questions.jsonl; the score is close to a cosine similarity).
     abstain_below: float = 0.81
+    #: The same for a question searched with its German form: its score is the mean of the English
+    #: question's and the German form's similarities, which runs higher than the English question's
+    #: alone (calibrated on the seed and both dev question sets: README "Retrieval across languages").
+    abstain_below_translated: float = 0.825
     #: A sentence supports an answer when the similarity of question + answer to it reaches this;
     #: an answer whose best citation stays below it abstains.
     min_support: float = 0.80
@@ -114,6 +122,11 @@ class Settings:
             raise SettingsError(
                 f"setting unverified (QA_UNVERIFIED) must be one of {', '.join(UNVERIFIED_POLICIES)}, "
                 f"not '{self.unverified}'"
+            )
+        if self.query_translation not in QUERY_TRANSLATIONS:
+            raise SettingsError(
+                f"setting query_translation (QA_QUERY_TRANSLATION) must be one of {', '.join(QUERY_TRANSLATIONS)}, "
+                f"not '{self.query_translation}'"
             )
         if self.judge not in JUDGES:
             raise SettingsError(f"setting judge (QA_JUDGE) must be one of {', '.join(JUDGES)}, not '{self.judge}'")

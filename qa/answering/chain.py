@@ -19,6 +19,7 @@ from qa.answering.prompt import answer_messages
 from qa.answering.retrieve import too_far
 from qa.answering.rewrite import History, conversation, rewrite
 from qa.answering.verify import Embed, Verification, verify
+from qa.crosslingual import SearchQuery
 from qa.llm import ChatModel
 from qa.retrieval import SentenceHit
 from qa.settings import Settings
@@ -26,6 +27,8 @@ from qa.settings import Settings
 log = logging.getLogger(__name__)
 
 Retrieve = Callable[[str, int], list[SentenceHit]]
+#: The question as retrieval will search it: with its German form, for an English question.
+Search = Callable[[str], SearchQuery]
 Similarity = Callable[[str, Sequence[SentenceHit]], list[float]]
 
 __all__ = ["Answerer", "History"]
@@ -42,6 +45,7 @@ class Answerer:
         settings: Settings,
         embed: Embed | None = None,
         article: Callable[[str], str] | None = None,
+        search: Search | None = None,
     ):
         #: Gives the model when it is needed: an answer that abstains before the model loads none.
         self.llm = llm
@@ -51,9 +55,23 @@ class Answerer:
         self.embed = embed
         #: The text of an article by its id, to check that a cited article names what is asked.
         self.article = article
+        #: Gives the question's German form before retrieval (which searches it too); None: none.
+        self.search = search
 
     def stream(self, question: str, history: History | None = None) -> Iterator[str | Answer]:
-        """Yield pieces of the answer text as the model writes them, then the checked ``Answer``."""
+        """Yield pieces of the answer text as the model writes them, then the checked ``Answer``, which
+        records the German form the question was searched in, if any."""
+        german = None
+        for item in self._stream(question, history):
+            if isinstance(item, SearchQuery):
+                german = item.german
+            elif isinstance(item, Answer) and german is not None:
+                notes = [f"searched in German as well: {german}", *item.notes]
+                yield replace(item, searched_as=german, notes=notes)
+            else:
+                yield item
+
+    def _stream(self, question: str, history: History | None) -> Iterator[str | Answer | SearchQuery]:
         started = time.perf_counter()
         timings: dict[str, float] = {}
         language = detect_language(question)
@@ -63,10 +81,20 @@ class Answerer:
             standalone = rewrite(self.llm(), question, turns, language)
             timings["rewrite"] = _since(started)
 
+        # An English question's German form: retrieval searches it too, and its scores run higher.
+        abstain_below = self.settings.abstain_below
+        if self.search is not None:
+            mark = time.perf_counter()
+            query = self.search(standalone)
+            if query.german is not None:
+                timings["translate"] = _since(mark)
+                abstain_below = self.settings.abstain_below_translated
+                yield query
+
         mark = time.perf_counter()
         hits = self.retrieve(standalone, self.settings.prompt_sentences)
         timings["retrieve"] = _since(mark)
-        far = too_far(hits, self.settings.abstain_below)
+        far = too_far(hits, abstain_below)
         if far:
             yield ABSTENTION[language]
             yield _abstention(language, standalone, timings, started, [far], first_token=True)

@@ -10,11 +10,16 @@ from qa.retrieval import HybridRetriever, SentenceHit
 
 
 def candidate_sentences(
-    retriever: HybridRetriever, corpus: Corpus, question: str, k: int, filter: ArticleFilter | None = None
+    retriever: HybridRetriever,
+    corpus: Corpus,
+    question: str,
+    k: int,
+    filter: ArticleFilter | None = None,
+    german: str | None = None,
 ) -> list[SentenceHit]:
     """The ``k`` best sentences of the articles ``filter`` admits (all without one), and the one after
-    the best."""
-    hits = retriever.retrieve(corpus, question, k, filter)
+    the best; ``german`` is the question's German form, searched beside it."""
+    hits = retriever.retrieve(corpus, question, k, filter, german)
     after = retriever.following(corpus, hits[0], filter) if hits else None
     shown = {h.vector_id for h in hits} | {corpus.sentences[r].vector_id for h in hits for r in _group(corpus, h)}
     if after is not None and after.vector_id not in shown:  # nor a copy of a sentence already offered

@@ -25,6 +25,7 @@ from index.errors import IndexBusyError, UserError
 from qa.answer import Answer
 from qa.api.events import answer_events
 from qa.articles import ArticleInfo, ArticleLibrary
+from qa.crosslingual import SearchQuery
 from qa.engine import Engine, QuestionError
 from qa.filters import MAX_SOURCES, FilterError
 from qa.llm import LLMUnavailableError
@@ -75,6 +76,13 @@ class AskRequest(ArticleFilterFields):
 class RetrieveRequest(ArticleFilterFields):
     question: str = Field(examples=["Bis wann soll Lawrow in Nordkorea bleiben?"])
     k: int | None = Field(None, description="How many sentences (1-100; default 8).")
+
+
+class Searched(BaseModel):
+    """The sentences found, and the question as it was searched: an English question also in German."""
+
+    query: SearchQuery
+    hits: list[SentenceHit]
 
 
 class OutletInfo(BaseModel):
@@ -172,13 +180,14 @@ def build_api(engine: Engine, library: ArticleLibrary | None = None) -> FastAPI:
 
         return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
-    @api.post("/api/retrieve", response_model=list[SentenceHit], dependencies=[login], tags=["retrieval"])
+    @api.post("/api/retrieve", response_model=Searched, dependencies=[login], tags=["retrieval"])
     async def retrieve(request: RetrieveRequest) -> JSONResponse:
-        """The sentences that best answer the question, best first, with their scores."""
-        hits = await to_thread.run_sync(
-            lambda: engine.retrieve(request.question, k=request.k, **request.article_filter())
+        """The sentences that best answer the question, best first, with their scores; and the question
+        as it was searched (``query.german``: an English question's German form, searched beside it)."""
+        found = await to_thread.run_sync(
+            lambda: engine.search(request.question, k=request.k, **request.article_filter())
         )
-        return JSONResponse([hit.to_dict() for hit in hits])
+        return JSONResponse(found.to_dict())
 
     @api.get("/api/articles", response_model=list[ArticleInfo], dependencies=[login], tags=["articles"])
     async def articles() -> list[ArticleInfo]:

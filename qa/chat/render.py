@@ -35,6 +35,7 @@ _TEXTS = {
         "claims": "Aussagen, die kein zitierter Satz nennt",
         "withheld": "Eine Antwort wurde entworfen, aber zurückgehalten, weil kein Satz der Artikel sie nennt.",
         "also": "auch berichtet von",
+        "searched": "Auch auf Deutsch gesucht",
     },
     "en": {
         "sources": "Sources",
@@ -52,6 +53,7 @@ _TEXTS = {
         "claims": "Claims no cited sentence states",
         "withheld": "An answer was drafted but withheld because no sentence of the articles states it.",
         "also": "also reported by",
+        "searched": "Also searched in German, as the language model translated the question",
     },
 }
 _TRANSLATE_BUTTON = "Show an English machine translation"
@@ -124,6 +126,13 @@ def notice_message(text: str) -> str:
 
 def answer_message(answer: Answer, turn: int) -> str:
     texts = _texts(answer.language)
+    # The German form an English question was searched in, so that a miss can be understood.
+    searched = (
+        f'<div class="qa-hint qa-searched">{texts["searched"]}: <span lang="de">{_escape(answer.searched_as)}'
+        "</span></div>"
+        if answer.searched_as
+        else ""
+    )
     if not answer.answerable:
         # The withheld draft itself is not shown: no sentence states it, so it must not read as an answer.
         withheld = f'<div class="qa-hint qa-withheld">{texts["withheld"]}</div>' if answer.withheld else ""
@@ -131,7 +140,7 @@ def answer_message(answer: Answer, turn: int) -> str:
             '<div class="qa-abstain" role="note">'
             f'<div class="qa-abstain-head">∅ {texts["abstain_head"]}</div>'
             f'<div class="qa-abstain-text">{_escape(answer.text)}</div>'
-            f'<div class="qa-hint">{texts["abstain_hint"]}</div>{withheld}</div>'
+            f'<div class="qa-hint">{texts["abstain_hint"]}</div>{withheld}{searched}</div>'
         )
     parts = [f'<div class="qa-answer">{_linked_text(answer, turn)}</div>']
     if answer.citations:
@@ -141,6 +150,8 @@ def answer_message(answer: Answer, turn: int) -> str:
     if answer.unsupported_claims:
         claims = "".join(f"<li>{_escape(claim)}</li>" for claim in answer.unsupported_claims)
         parts.append(f'<div class="qa-warn qa-claims">{texts["claims"]}:<ul>{claims}</ul></div>')
+    if searched:
+        parts.append(searched)
     if answer.verified is False:
         head = (
             f'<div class="qa-unverified-head">⚠ {texts["unverified_head"]}</div>'

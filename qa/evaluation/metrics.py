@@ -23,6 +23,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from qa.evaluation.pairs import pair_summary
+
 KS = (1, 3, 5, 10)
 #: Above this many distinct confidences a risk-coverage curve keeps this many quantiles of them.
 RISK_POINTS = 50
@@ -194,8 +196,9 @@ def summarise(rows: Sequence[Mapping[str, Any]]) -> dict:
 
 def compute_metrics(rows: Sequence[Mapping[str, Any]], operating_threshold: float | None = None) -> dict:
     """The summary over all questions, per question language and per article the questions are about,
-    and the risk-coverage curves over the verifier's confidence (``operating_threshold`` is the
-    confidence the run withheld answers below, always a point of the curves when given)."""
+    the two languages compared over the questions asked in both, and the risk-coverage curves over
+    the verifier's confidence (``operating_threshold`` is the confidence the run withheld answers
+    below, always a point of the curves when given)."""
     by_language = _by_language(rows)
     by_article: dict[str, list] = {}
     for row in rows:
@@ -206,6 +209,7 @@ def compute_metrics(rows: Sequence[Mapping[str, Any]], operating_threshold: floa
         "overall": summarise(rows),
         "by_language": {language: summarise(group) for language, group in by_language.items()},
         "by_article": {doc_id: summarise(by_article[doc_id]) for doc_id in sorted(by_article)},
+        "language_pairs": pair_summary(rows),
         "risk_coverage": risk_coverage_by_language(rows, operating=operating_threshold),
     }
 

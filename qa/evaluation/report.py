@@ -10,6 +10,7 @@ from typing import Any
 
 from qa.evaluation.charts import draw_chart
 from qa.evaluation.metrics import risk_coverage_by_language
+from qa.evaluation.pairs import PAIR_FIGURES
 
 #: (label, key, kind) of the figures in the summary and the report; "rate" shows as a percentage.
 FIGURES = (
@@ -42,6 +43,12 @@ _ARTICLE_COLUMNS = (
     ("Citation precision", "citation_precision"),
     ("Recall@3", "retrieval_recall@3"),
 )
+_PAIR_LABELS = {
+    "retrieval_recall@1": "Retrieval recall@1",
+    "retrieval_recall@3": "Retrieval recall@3",
+    "retrieval_recall@10": "Retrieval recall@10",
+    "correct_and_gold_cited": "Correct and a gold sentence cited",
+}
 WORST = 10
 #: The minimum confidences the report's risk table shows, besides the run's own.
 RISK_THRESHOLDS = tuple(i / 10 for i in range(10))
@@ -83,6 +90,7 @@ def summary_text(metrics: dict[str, Any], files: ResultFiles | None = None) -> s
     for label, key, kind in FIGURES:
         values = [overall.get(key), *(metrics["by_language"][lang].get(key) for lang in languages)]
         lines.append(f"{label:38}" + "".join(f"{_format(v, kind):>9}" for v in values))
+    lines += _pair_lines(metrics)
     if files is not None:
         lines.append(f"Report: {files.report}   chart: {files.chart}")
         lines.append(f"Predictions: {files.predictions}   metrics: {files.metrics}")
@@ -110,6 +118,7 @@ def render_report(
         "citations, answered precision of the answers given. Wrong with citation is a share of all questions: "
         "an answer that is wrong, or answers what the articles cannot, and still cites a sentence.",
         "",
+        *_pair_section(metrics),
         "## Risk and coverage",
         "",
         *_risk_tables(predictions, metrics, operating_threshold(run)),
@@ -150,6 +159,42 @@ def _figure_table(metrics: dict[str, Any]) -> list[str]:
     for label, key, kind in FIGURES:
         lines.append(f"| {label} | " + " | ".join(_format(summary.get(key), kind) for _, summary in groups) + " |")
     return lines
+
+
+def _pair_lines(metrics: dict[str, Any]) -> list[str]:
+    """The summary's lines on the questions asked in both languages; none when there are no pairs."""
+    pairs = metrics.get("language_pairs") or {}
+    if not pairs.get("pairs"):
+        return []
+    lines = [f"{pairs['pairs']} facts asked in both languages:{'de':>9}{'en':>9}{'gap':>9}"]
+    for figure in PAIR_FIGURES:
+        cells = [_format(pairs[language].get(figure), "rate") for language in ("de", "en")]
+        cells.append(_points(pairs["gap"].get(figure)))
+        lines.append(f"  {_PAIR_LABELS[figure]:36}" + "".join(f"{cell:>9}" for cell in cells))
+    return lines
+
+
+def _pair_section(metrics: dict[str, Any]) -> list[str]:
+    pairs = metrics.get("language_pairs") or {}
+    if not pairs.get("pairs"):
+        return []
+    lines = [
+        "## German and English, fact for fact",
+        "",
+        f"{pairs['pairs']} facts are asked in both languages (ids that differ only in the language code, with "
+        "the same gold sentences). The gap is German minus English, in points: what the language alone costs.",
+        "",
+        "| Figure | de | en | gap |",
+        "|---|---:|---:|---:|",
+    ]
+    for figure in PAIR_FIGURES:
+        cells = [_format(pairs["de"].get(figure), "rate"), _format(pairs["en"].get(figure), "rate")]
+        lines.append(f"| {_PAIR_LABELS[figure]} | " + " | ".join(cells) + f" | {_points(pairs['gap'].get(figure))} |")
+    return [*lines, ""]
+
+
+def _points(gap: float | None) -> str:
+    return "–" if gap is None else f"{100 * gap:+.1f}"
 
 
 def _risk_tables(predictions: list[dict[str, Any]], metrics: dict[str, Any], operating: float | None) -> list[str]:

@@ -88,9 +88,10 @@ def test_follow_up_question_uses_the_conversation(seed_engine):
 def test_kept_prompt_starts_are_restored_when_the_kind_or_language_of_prompt_changes(seed_engine):
     seed_engine.warm_up()
     llm = seed_engine.llm
-    assert len(llm._prefixes) == 6  # answer, rewrite and judge prompts, German and English
+    # answer, rewrite and judge prompts, German and English, and the English question's German form
+    assert len(llm._prefixes) == 7
     seed_engine.warm_up()
-    assert len(llm._prefixes) == 6  # kept once
+    assert len(llm._prefixes) == 7  # kept once
     hits = llm.prefix_hits
     german, english = QUESTIONS["de-08"], QUESTIONS["en-16"]
     for question in (german, english, german):
@@ -254,7 +255,8 @@ def test_every_face_keeps_the_prompt_starts_so_no_start_is_evaluated_twice(seed_
         hits = seed_engine.llm.prefix_hits
         for question_id in ("de-08", "en-16", "de-01", "en-01"):
             engine.ask(QUESTIONS[question_id]["question"])
-        assert len(counting.starts) == len(set(counting.starts)) == 6  # answer, rewrite and judge; de and en; once
+        # answer, rewrite and judge, de and en, and the English search prompt; each once
+        assert len(counting.starts) == len(set(counting.starts)) == 7
         assert seed_engine.llm.prefix_hits - hits >= 3  # each change of language restored its kept start
     finally:
         engine.close()

@@ -81,7 +81,9 @@ def test_health_articles_retrieve_and_docs(api, seed_engine):
     articles = api.get("/api/articles").json()
     assert len(articles) == 5 and all({"doc_id", "title", "date", "publisher", "sentences"} <= set(a) for a in articles)
     assert [a["doc_id"] for a in articles] == [a.doc_id for a in ArticleLibrary(seed_engine).articles()]
-    hits = api.post("/api/retrieve", json={"question": SUNDAY, "k": 3}).json()
+    searched = api.post("/api/retrieve", json={"question": SUNDAY, "k": 3}).json()
+    assert searched["query"] == {"question": SUNDAY, "language": "de", "german": None}
+    hits = searched["hits"]
     assert len(hits) == 3 and "bis Sonntag in Nordkorea" in hits[0]["sentence"]
     assert hits == [hit.to_dict() for hit in seed_engine.retrieve(SUNDAY, k=3)]
     schema = api.get("/openapi.json").json()
@@ -276,10 +278,10 @@ def test_filters_by_date_and_outlet_and_the_outlets_route(api):
         ],
         "dates": {"first": "2023-10", "last": "2023-10", "dated": 2, "undated": 3},
     }
-    hits = api.post("/api/retrieve", json={"question": SUNDAY, "k": 3, "sources": ["reuters"]}).json()
+    hits = api.post("/api/retrieve", json={"question": SUNDAY, "k": 3, "sources": ["reuters"]}).json()["hits"]
     assert len(hits) == 3 and {hit["doc_id"] for hit in hits} == {REUTERS}
     dated = api.post("/api/retrieve", json={"question": SUNDAY, "k": 5, "since": "1.10.2023", "until": "2023-10-31"})
-    assert len(dated.json()) == 5 and {hit["doc_id"] for hit in dated.json()} <= {
+    assert len(dated.json()["hits"]) == 5 and {hit["doc_id"] for hit in dated.json()["hits"]} <= {
         "003_fc0805797345d969",
         "004_6896b54b9ced829e",
     }

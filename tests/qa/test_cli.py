@@ -51,7 +51,13 @@ def test_index_seeds_offline_prints_a_summary_then_retrieve_answers(tmp_path):
 
     found = qa("retrieve", "Bis wann soll Lawrow in Nordkorea bleiben?", "--index", index_dir, "-k", "3", "--json")
     assert found.returncode == 0, found.stderr
-    hits = json.loads(found.stdout)
+    searched = json.loads(found.stdout)
+    assert searched["query"] == {
+        "question": "Bis wann soll Lawrow in Nordkorea bleiben?",
+        "language": "de",
+        "german": None,
+    }
+    hits = searched["hits"]
     assert len(hits) == 3
     assert "bis Sonntag in Nordkorea zu Besuch sein." in " ".join(h["sentence"] for h in hits)
 
@@ -153,7 +159,7 @@ def test_retrieve_and_ask_filter_by_date_and_outlet(tmp_path):
     options = ["--index", index_dir, "--since", "10.10.2023", "--source", "afp", "--source", "Tagesspiegel"]
     found = qa("retrieve", question, *options, "-k", "4", "--json")
     assert found.returncode == 0, found.stderr
-    hits = json.loads(found.stdout)
+    hits = json.loads(found.stdout)["hits"]
     assert len(hits) == 4 and {hit["doc_id"] for hit in hits} == {"bahn", "wetter"}
     shown = qa("retrieve", question, "--index", index_dir, "-k", "2", "--source", "DPA", "--until", "2023-10")
     assert shown.returncode == 0 and shown.stdout.count("(hafen, sentence") == 2, shown.stdout

@@ -15,6 +15,7 @@ from qa.evaluation.metrics import (
     summarise,
     token_f1,
 )
+from qa.evaluation.pairs import pair_summary
 
 GOLD = "Nordkorea lieferte mehr als 1.000 Container."
 OTHER = "Der Minister traf Kim für rund eine Stunde."
@@ -416,7 +417,7 @@ def test_summarise_orders_retrieval_cut_offs_numerically():
 
 def test_compute_metrics_groups_by_language_and_article():
     result = compute_metrics(ROWS)
-    assert list(result) == ["overall", "by_language", "by_article", "risk_coverage"]
+    assert list(result) == ["overall", "by_language", "by_article", "language_pairs", "risk_coverage"]
     assert result["overall"] == summarise(ROWS)
     assert list(result["by_language"]) == ["de", "en"]
     assert result["by_language"]["de"] == summarise(ROWS[:1])
@@ -449,8 +450,10 @@ def test_compute_metrics_of_no_rows():
         "overall": summarise([]),
         "by_language": {},
         "by_article": {},
+        "language_pairs": pair_summary([]),
         "risk_coverage": {"all": [empty | {"answered": 0}]},
     }
+    assert compute_metrics([])["language_pairs"]["pairs"] == 0
 
 
 def test_question_metrics_feed_compute_metrics():

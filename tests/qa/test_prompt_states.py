@@ -11,7 +11,6 @@ import pytest
 from qa.engine import Engine
 from qa.llm.llamacpp import LlamaCppChat
 from qa.llm.prompt_states import PromptStates
-from qa.prompts import fixed_starts
 from tests.conftest import seed_questions
 
 MESSAGES = [{"role": "system", "content": "Antworte kurz."}, {"role": "user", "content": "Frage:"}]
@@ -70,7 +69,7 @@ def test_a_restart_reads_the_starts_back_and_answers_the_same(seed_engine, tmp_p
         kept.append(model.stored_starts)
         del engine, model
         gc.collect()
-    starts = len(fixed_starts(("answer", "rewrite", "judge")))
+    starts = len(seed_engine.prompt_starts())
     assert kept == [0, starts]
     assert len(list((tmp_path / "states").glob("*.npz"))) == starts
     assert answers[0] == answers[1] and all(answers[0])
