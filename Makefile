@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/memory.py
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/seed_index.py --out benchmarks/results/seed_index.json
+	$(BIN)/python benchmarks/crosslingual.py
 	$(BIN)/python benchmarks/answers.py --out benchmarks/results/answers.json
 
 clean:

@@ -265,18 +265,10 @@ class Engine:
             batch_size=self.settings.embed_batch_size,
         )
 
-    def retrieve(
-        self,
-        question: str,
-        k: int | None = None,
-        *,
-        since: str | None = None,
-        until: str | None = None,
-        sources: Iterable[str] | None = None,
-    ) -> list[SentenceHit]:
+    def retrieve(self, question: str, k: int | None = None, **filters: Any) -> list[SentenceHit]:
         """The ``k`` sentences that best answer ``question``, best first; ``since``, ``until`` and
         ``sources`` as in ``ask``."""
-        return self.search(question, k, since=since, until=until, sources=sources).hits
+        return self.search(question, k, **filters).hits
 
     def search(
         self,

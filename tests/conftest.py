@@ -22,6 +22,25 @@ def retrieval_questions(name: str = "retrieval_questions.jsonl") -> list[dict]:
     return [json.loads(line) for line in lines if line.strip()]
 
 
+class ScriptedModel:
+    """A chat model that gives its replies in turn, in pieces, and records the messages it was sent."""
+
+    description = "scripted"
+
+    def __init__(self, *replies: str):
+        self.replies = list(replies)
+        self.calls: list[list[dict]] = []
+
+    def warm_up(self, prompts=()) -> None:
+        pass
+
+    def stream(self, messages, schema, max_tokens):
+        self.calls.append(messages)
+        reply = self.replies.pop(0)
+        for i in range(0, len(reply), 4):
+            yield reply[i : i + 4]
+
+
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
     """A private copy of the seeds that a test may change."""

@@ -7,28 +7,12 @@ from qa.answer import Answer
 from qa.answering import ABSTENTION, Answerer, conversation
 from qa.retrieval import SentenceHit
 from qa.settings import Settings
+from tests.conftest import ScriptedModel
 
 SENTENCE = "Der Minister traf auf Kim selbst - für rund eine Stunde."
 HIT = SentenceHit(
     "003", "Titel", "seeds/003.txt", 6, SENTENCE, 100, 100 + len(SENTENCE), 0.9, 0.9, 1.0, None, None, "v"
 )
-
-
-class ScriptedModel:
-    description = "scripted"
-
-    def __init__(self, *replies: str):
-        self.replies = list(replies)
-        self.calls: list[list[dict]] = []
-
-    def warm_up(self, prompts=()) -> None:
-        pass
-
-    def stream(self, messages, schema, max_tokens):
-        self.calls.append(messages)
-        reply = self.replies.pop(0)
-        for i in range(0, len(reply), 4):
-            yield reply[i : i + 4]
 
 
 def answerer(model, hits=(HIT,), similarity=0.9, **settings):

@@ -10,27 +10,12 @@ from qa.crosslingual import SearchForms, SearchQuery, german_form
 from qa.engine import Engine
 from qa.retrieval import SentenceHit
 from qa.settings import Settings
-from tests.conftest import seed_questions
+from tests.conftest import ScriptedModel, seed_questions
 
 QUESTION = "Who views the rapprochement between Kim and Putin with concern?"
 GERMAN = "Wer sieht die Annäherung von Kim und Putin mit Sorge?"
 EN_22_GERMAN = "In welchem Jahr hatte Lawrow Nordkorea zuletzt besucht, bevor er am Mittwoch in Pjöngjang ankam?"
 GOLD = "Die US-Regierung und ihre asiatischen Verbündeten sehen die Annäherung von Kim und Putin mit Sorge."
-
-
-class ScriptedModel:
-    description = "scripted"
-
-    def __init__(self, *replies: str):
-        self.replies = list(replies)
-        self.calls: list[list[dict]] = []
-
-    def warm_up(self, prompts=()) -> None:
-        pass
-
-    def stream(self, messages, schema, max_tokens):
-        self.calls.append(messages)
-        yield self.replies.pop(0)
 
 
 def test_the_prompt_carries_the_question_and_the_german_form_is_read_from_the_json():

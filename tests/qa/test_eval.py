@@ -21,6 +21,7 @@ PREDICTION_KEYS = {
     "retrieved",
     "latency_s",
     "first_token_s",
+    "searched_as",
     "notes",
     "expected",
     "articles",
