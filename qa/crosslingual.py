@@ -2,13 +2,13 @@
 
 BM25 finds nothing of an English question in German text, and the small multilingual embedder ranks
 an English question against German sentences much less sharply than the same question in German.
-So the LLM writes the question in German (``prompts/search.en.txt``, a short prompt whose fixed start
-is kept, so only the question itself is read), and retrieval ranks with both forms: dense on each,
-BM25 on both, and each sentence by its mean similarity to the two (``qa.retrieval``).
+So the LLM writes the question in German (``prompts/search.en.txt``: eight short examples whose
+evaluated state is kept, so only the question itself is read), and retrieval ranks with both forms:
+dense on each, BM25 on both, and each sentence by its mean similarity to the two (``qa.retrieval``).
 
-Names and numbers survive the small model's translation better than whole phrases, and an English
-question keeps its own dense match, so a poor translation costs little. The German form is shown
-wherever a user can see what was searched (``qa retrieve``, the answer's notes, the API).
+Names and numbers survive the small model's translation better than whole phrases, and the English
+question keeps its own dense match: the German form adds to the search rather than replacing it.
+It is shown wherever a user can see what was searched (``qa retrieve``, the answer's notes, the API).
 """
 
 from __future__ import annotations
@@ -44,17 +44,8 @@ class SearchQuery:
     #: The question in German as the LLM wrote it; None where the question is searched as asked.
     german: str | None = None
 
-    @property
-    def texts(self) -> tuple[str, ...]:
-        """The forms searched, the question first."""
-        return (self.question,) if self.german is None else (self.question, self.german)
-
     def to_dict(self) -> dict[str, str | None]:
         return {"question": self.question, "language": self.language, "german": self.german}
-
-
-def needs_german(question: str) -> bool:
-    return detect_language(question) in TRANSLATED
 
 
 def german_form(llm: ChatModel, question: str) -> str | None:
