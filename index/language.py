@@ -1,8 +1,18 @@
-"""German-or-English detection by function words: robust on short texts and free of models."""
+"""German-or-English detection: a character n-gram language identifier made for short text (py3langid,
+restricted to German and English), with function words as the tie-break where it is unsure.
+
+Function words alone mistook short English questions for German ("In which year was North Korea
+founded?": "in" and "was" are German words too); the identifier reads the whole spelling. Its model
+ships inside the package, so detection works offline; it loads on first use (under a second).
+"""
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
+
+log = logging.getLogger(__name__)
 
 _GERMAN = frozenset(
     """
@@ -23,9 +33,23 @@ _ENGLISH = frozenset(
 _WORD = re.compile(r"[^\W\d_]+")
 _GERMAN_LETTERS = re.compile(r"[äöüßÄÖÜ]")
 
+#: Below this probability (of two languages) the identifier is taken as unsure and the function words
+#: decide. On the seed, news and XQuAD questions any value from 0.8 to 0.9 gives the same decisions.
+SURE = 0.9
+
+_identifier = None
+_lock = threading.Lock()
+
 
 def detect_language(text: str) -> str:
-    """Return ``"de"`` or ``"en"``. Ties go to German, the language of the corpus."""
+    """Return ``"de"`` or ``"en"``: the identifier's choice where it is sure; else the function words',
+    whose ties go to German, the language of the corpus (a text without letters, or of names alone
+    that the identifier cannot place: "Lawrow traf Kim.")."""
+    if not _WORD.search(text):
+        return "de"
+    language, probability = _language_identifier().classify(text)
+    if probability >= SURE:
+        return "en" if language == "en" else "de"
     german, english = language_evidence(text)
     return "en" if english > german else "de"
 
@@ -37,3 +61,18 @@ def language_evidence(text: str) -> tuple[int, int]:
     german = sum(w in _GERMAN for w in words) + 2 * len(_GERMAN_LETTERS.findall(text))
     english = sum(w in _ENGLISH for w in words)
     return german, english
+
+
+def _language_identifier():  # -> py3langid.langid.LanguageIdentifier (the package has no type hints)
+    """py3langid's model, restricted to German and English, with probabilities; loaded once, on first use."""
+    global _identifier
+    if _identifier is None:
+        with _lock:
+            if _identifier is None:
+                from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+                identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+                identifier.set_languages(["de", "en"])
+                log.debug("loaded the language identifier (py3langid, de/en)")
+                _identifier = identifier
+    return _identifier

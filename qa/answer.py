@@ -72,6 +72,13 @@ class Citation:
 
 
 @dataclass(frozen=True, slots=True)
+class QuotePiece:
+    """A piece of the quote as the model copies it from its sentence, streamed before the answer."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     #: The answer, with markers "[1]", "[2]" … numbered in order of first appearance.
     text: str
@@ -104,6 +111,9 @@ class Answer:
     #: The question in German as the LLM wrote it, searched beside an English question; None where the
     #: question was searched as asked.
     searched_as: str | None = None
+    #: The words of the first cited sentence that the answer was written from, verbatim; empty where
+    #: no answer was drafted.
+    quote: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

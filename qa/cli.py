@@ -104,6 +104,14 @@ def _parser() -> argparse.ArgumentParser:
     _llm_options(evaluate)
     evaluate.set_defaults(run=_eval)
 
+    calibrate = commands.add_parser(
+        "calibrate", help="fit the answer calibrator on evaluation runs; measure it on runs of another set"
+    )
+    calibrate.add_argument("fit", nargs="+", type=Path, help="qa eval result folders to fit on")
+    calibrate.add_argument("--test", nargs="*", type=Path, default=[], help="result folders of another question set")
+    calibrate.add_argument("--out", type=Path, help="write the calibrator here (qa/answering/calibrator.json ships)")
+    calibrate.set_defaults(run=_calibrate)
+
     chat = _server(commands, "chat", "serve the chat page: streamed answers with their sources, in the browser")
     chat.add_argument("--share", action="store_true", help="also ask Gradio for a public share link (needs internet)")
     chat.set_defaults(run=_chat)
@@ -263,6 +271,8 @@ def format_answer(answer: Answer) -> str:
         lines.append(f"  Not stated by the cited sentences: {'; '.join(answer.unsupported_claims)}")
     elif answer.unsupported:
         lines.append(f"  Not found in the cited sentences: {', '.join(answer.unsupported)}")
+    if answer.quote and answer.answerable:
+        lines.append(f"  Written from the quote: «{answer.quote}»")
     if answer.searched_as:
         lines.append(f"  Searched in German as well: {answer.searched_as}")
     if answer.withheld is not None:
@@ -362,6 +372,20 @@ def _eval(args: argparse.Namespace) -> int:
         llm_base_url=args.llm_base_url,
     )
     print(summary_text(evaluation.metrics, evaluation.files))
+    return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from qa.evaluation.calibrate import calibrate
+
+    for folder in [*args.fit, *args.test]:
+        if not (folder / "predictions.jsonl").is_file():
+            raise UserError(f"{folder} holds no predictions.jsonl; give folders that qa eval wrote")
+    report = calibrate(args.fit, args.test)
+    if args.out:
+        report.calibrator.save(args.out)
+    for name, (right, wrong) in report.counts.items():
+        print(f"{name}: {right} right and {wrong} wrong drafts, AUROC {report.auroc[name]}")
     return 0
 
 

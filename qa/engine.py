@@ -19,7 +19,7 @@ from index.embeddings import embed_passages, embed_query, embedder_key, make_emb
 from index.errors import IndexDamagedError, UserError, storage_error
 from index.metadata import is_current
 from index.vectors import SENTENCES, VectorStore
-from qa.answer import Answer
+from qa.answer import Answer, QuotePiece
 from qa.answering import Answerer, History
 from qa.answering.retrieve import candidate_sentences
 from qa.corpus import Corpus
@@ -174,9 +174,10 @@ class Engine:
         since: str | None = None,
         until: str | None = None,
         sources: Iterable[str] | None = None,
-    ) -> Iterator[str | Answer]:
-        """Yield pieces of the answer text as they are generated, then the final ``Answer``. The final
-        text carries the citation markers and may differ from the pieces where the check repaired it.
+    ) -> Iterator[str | QuotePiece | Answer]:
+        """Yield the pieces of the quote as the model copies it (``QuotePiece``), then the answer's text
+        once it has passed the checks, then the final ``Answer``, whose text carries the citation
+        markers.
         The options are as in ``ask``. A question that cannot be asked raises ``QuestionError``, and a
         filter that cannot be read or matches no article ``FilterError``, here, before anything is
         generated."""

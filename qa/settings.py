@@ -75,6 +75,10 @@ class Settings:
     #: "llm": the LLM judges whether the cited sentences state the answer (a few-shot prompt of its
     #: own, about a second on 2 cores); "off": the terms check alone.
     judge: str = "llm"
+    #: With the shipped calibrator (qa/answering/calibrator.json), an answer is shown only when its
+    #: calibrated probability of being right reaches this (0..1), and that probability is the answer's
+    #: confidence; min_confidence then no longer decides. 0 turns the calibrator off.
+    min_calibrated: float = 0.5
     #: What happens to an answer whose central claim no cited sentence states: "abstain" (withhold it,
     #: the default) or "mark" (show it, clearly marked as unverified).
     unverified: str = "abstain"
@@ -130,8 +134,9 @@ class Settings:
             )
         if self.judge not in JUDGES:
             raise SettingsError(f"setting judge (QA_JUDGE) must be one of {', '.join(JUDGES)}, not '{self.judge}'")
-        if not 0.0 <= self.min_confidence <= 1.0:
-            raise SettingsError(f"setting min_confidence must be between 0 and 1, not {self.min_confidence}")
+        for name in ("min_confidence", "min_calibrated"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise SettingsError(f"setting {name} must be between 0 and 1, not {getattr(self, name)}")
         if self.auth is not None and not _is_login(self.auth):
             raise SettingsError("setting auth (QA_AUTH) must be 'user:password', both parts non-empty")
 

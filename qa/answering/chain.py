@@ -1,6 +1,10 @@
 """The answering chain in order: language → follow-up rewrite → candidate sentences → numbered prompt
-→ the model's reply (JSON held to a schema, streamed) → citation check → claim verification →
-``Answer``. The engine owns the parts; this module only orders the steps."""
+→ the model's reply (JSON held to a schema: the sentence, a verbatim quote of it, then the answer;
+the quote streamed) → the quote found again in its sentence → the answer held to the quote (its
+numbers, units and names) and to the question (its type, its subject) → citation check → claim
+verification → ``Answer``. The answer's text is passed on only once it has passed the checks, so an
+answer is never shown and then taken back. The engine owns the parts; this module only orders the
+steps."""
 
 from __future__ import annotations
 
@@ -11,13 +15,17 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 
 from index.language import detect_language
-from qa.answer import Answer
+from qa.answer import Answer, Citation, QuotePiece
+from qa.answering.asked import asked_type, subject_found, type_mismatch
+from qa.answering.calibration import shipped
 from qa.answering.citations import ABSTENTION, CheckedAnswer, check, is_abstention
-from qa.answering.generate import Generation
+from qa.answering.generate import Generation, ModelReply
 from qa.answering.judge import judge_answer
-from qa.answering.prompt import answer_messages
+from qa.answering.prompt import answer_messages, one_line
+from qa.answering.quote import Quote, foreign_facts, is_name, locate, widen
 from qa.answering.retrieve import too_far
 from qa.answering.rewrite import History, conversation, rewrite
+from qa.answering.support import restates
 from qa.answering.verify import Embed, Verification, verify
 from qa.crosslingual import SearchQuery
 from qa.llm import ChatModel
@@ -58,20 +66,24 @@ class Answerer:
         #: Gives the question's German form before retrieval (which searches it too); None: none.
         self.search = search
 
-    def stream(self, question: str, history: History | None = None) -> Iterator[str | Answer]:
-        """Yield pieces of the answer text as the model writes them, then the checked ``Answer``, which
-        records the German form the question was searched in, if any."""
+    def stream(self, question: str, history: History | None = None) -> Iterator[str | QuotePiece | Answer]:
+        """Yield the quote's pieces as the model copies them, then the answer's text once it has
+        passed the checks (or the abstention), then the checked ``Answer``, which records the German
+        form the question was searched in, if any."""
         german = None
         for item in self._stream(question, history):
             if isinstance(item, SearchQuery):
                 german = item.german
-            elif isinstance(item, Answer) and german is not None:
-                notes = [f"searched in German as well: {german}", *item.notes]
-                yield replace(item, searched_as=german, notes=notes)
+            elif isinstance(item, Answer):
+                if german is not None:
+                    notes = [f"searched in German as well: {german}", *item.notes]
+                    item = replace(item, searched_as=german, notes=notes)
+                yield _MARKER.sub("", item.text).strip()
+                yield item
             else:
                 yield item
 
-    def _stream(self, question: str, history: History | None) -> Iterator[str | Answer | SearchQuery]:
+    def _stream(self, question: str, history: History | None) -> Iterator[QuotePiece | Answer | SearchQuery]:
         started = time.perf_counter()
         timings: dict[str, float] = {}
         language = detect_language(question)
@@ -83,12 +95,15 @@ class Answerer:
 
         # An English question's German form: retrieval searches it too, and its scores run higher.
         abstain_below = self.settings.abstain_below
+        # The question as the German sentences can be compared with: its German form, if any.
+        in_german = standalone
         if self.search is not None:
             mark = time.perf_counter()
             query = self.search(standalone)
             if query.german is not None:
                 timings["translate"] = _since(mark)
                 abstain_below = self.settings.abstain_below_translated
+                in_german = query.german
                 yield query
 
         mark = time.perf_counter()
@@ -96,22 +111,37 @@ class Answerer:
         timings["retrieve"] = _since(mark)
         far = too_far(hits, abstain_below)
         if far:
-            yield ABSTENTION[language]
             yield _abstention(language, standalone, timings, started, [far], first_token=True)
             return
 
         messages, offered = answer_messages(hits, language, standalone)
         mark = time.perf_counter()
-        generation = Generation(self.llm(), messages, len(offered), self.settings.max_answer_tokens)
-        for text in generation.pieces():
+        generation = Generation(
+            self.llm(), messages, [one_line(h.sentence) for h in offered], self.settings.max_answer_tokens
+        )
+        for field, text in generation.pieces():
             timings.setdefault("first_token", _since(started))
-            yield text
+            if field == "quote":
+                yield QuotePiece(text)
         timings["generate"] = _since(mark)
 
         mark = time.perf_counter()
         reply = generation.reply()
         log.debug("model reply: %s", generation.raw)
         usable = reply.text and not is_abstention(reply.text)
+        quote = locate(reply.quote, offered, reply.sources) if usable else None
+        if usable and quote is None:
+            note = "abstained: the quote is not a verbatim part of the sentence it names"
+            yield _abstention(language, standalone, timings, started, [note])
+            return
+        if (
+            quote is not None
+            and language == "de"
+            and restates(reply.text, standalone)
+            and not restates(quote.text, standalone)
+        ):
+            # The German answer only repeats the question, while its quote says more: the quote is the answer.
+            reply = replace(reply, text=quote.text)
         # The answer alone ("In Wonsan.") says little; with the question it is a claim to compare.
         claim = f"{standalone} {reply.text}"
         similarity = self.similarity(claim, offered) if usable else [0.0] * len(offered)
@@ -120,18 +150,110 @@ class Answerer:
         if checked.abstained:
             yield _abstention(language, standalone, timings, started, checked.notes)
             return
+        assert quote is not None
+        moved = not _cites(checked, offered[quote.index])
+        if moved:
+            # The check cited the sentence that holds the answer's numbers and names, not the one the
+            # model quoted: the evidence is those words of that sentence.
+            quote = _evidence_of(reply.text, checked, offered, standalone, language)
+            if quote is None:
+                note = "abstained: the answer's facts are not in the sentence it quotes"
+                yield _abstention(language, standalone, timings, started, [*checked.notes, note])
+                return
+            checked.notes.append(f"the quote moved to [{quote.index + 1}], which holds the answer's facts")
+        quoted = offered[quote.index]
 
         mark = time.perf_counter()
         verification = self._verify(_unmarked(checked.text, reply.text), checked, standalone, language, timings)
         timings["verify"] = _since(mark)
-        draft = _answer(checked, verification, language, standalone, timings)
-        if verification.stated or self.settings.unverified == "mark":
+        refusals, quote = self._quote_checks(reply, quote, offered, in_german, standalone, language, verification)
+        verification.signals["quote_moved"] = float(moved)
+        self._calibrate(verification, language)
+        if refusals:
+            verification.stated = False
+        verification.citations = [
+            _quoted_evidence(c, quoted, quote, verification.stated) for c in verification.citations
+        ]
+        draft = _answer(checked, verification, language, standalone, timings, quote.text)
+        if verification.stated or (self.settings.unverified == "mark" and not refusals):
             timings["total"] = _since(started)
             yield draft
             return
-        note = "withheld: no cited sentence states the answer " + _signals(verification)
+        reasons = refusals or ["no cited sentence states the answer"]
+        note = "withheld: " + "; ".join(reasons) + " " + _signals(verification)
         withheld = _abstention(language, standalone, timings, started, [*checked.notes, note])
         yield _replace_withheld(withheld, draft, verification)
+
+    def _quote_checks(
+        self,
+        reply: ModelReply,
+        quote: Quote,
+        offered: Sequence[SentenceHit],
+        in_german: str,
+        question: str,
+        language: str,
+        verification: Verification,
+    ) -> tuple[list[str], Quote]:
+        """Whether the answer comes from its quote and the quote answers the question: the reasons
+        to withhold the answer (none: it may be shown), and the quote, grown over the words of its
+        sentence that hold the answer's facts where the model copied too little. The measured inputs
+        join the verification's signals."""
+        quoted = offered[quote.index]
+        refusals = []
+        translated = language != "de"
+        foreign = foreign_facts(reply.text, quote.text, question, quoted.sentence, translated)
+        grown, missing = widen(quote, quoted.sentence, foreign) if foreign else (quote, [])
+        quote = grown
+        # A number, a unit or a German name from nowhere in the quoted sentence withholds the answer;
+        # an English name it lacks (a translated title, a first name from elsewhere) is a signal.
+        hard = [fact for fact in missing if not (translated and is_name(fact))]
+        if hard:
+            refusals.append("not in the quote: " + ", ".join(hard))
+        kind = asked_type(question) or asked_type(in_german)
+        mismatch = type_mismatch(kind, quote.text, reply.text)
+        if mismatch:
+            refusals.append(mismatch)
+        before = self._text_before(quoted)
+        subject = subject_found(in_german, f"{quoted.title} {before} {quoted.sentence}")
+        scores = sorted((h.score for h in offered), reverse=True)
+        trace = self.llm().reply_trace() if hasattr(self.llm(), "reply_trace") else None
+        verification.signals.update(
+            {
+                "quote_words": float(len(quote.text.split())),
+                "foreign_facts": float(len(missing)),
+                "quote_grown": float(bool(foreign) and len(missing) < len(foreign)),
+                "type_checked": float(kind is not None),
+                "type_fits": float(mismatch is None),
+                "subject_found": subject if subject is not None else 1.0,
+                "retrieval_score": round(quoted.score, 4),
+                "retrieval_gap": round(scores[0] - scores[1], 4) if len(scores) > 1 else 0.0,
+                "retrieval_rank": float(sorted(offered, key=lambda h: -h.score).index(quoted)),
+            }
+        )
+        if trace is not None and trace.quote_logprobs:
+            verification.signals["quote_logprob_mean"] = round(sum(trace.quote_logprobs) / len(trace.quote_logprobs), 4)
+            verification.signals["quote_logprob_min"] = round(min(trace.quote_logprobs), 4)
+        return refusals, quote
+
+    def _calibrate(self, verification: Verification, language: str) -> None:
+        """With the shipped calibrator: the confidence is its probability that the draft is right, and
+        the draft counts as stated when no number, name or noun is missing and that probability
+        reaches ``min_calibrated``. The verifier's own confidence is kept as a signal."""
+        calibrator = shipped() if self.settings.min_calibrated > 0 else None
+        if calibrator is None:
+            return
+        probability = calibrator.probability(verification.signals, language)
+        verification.signals["verifier_confidence"] = verification.confidence
+        verification.confidence = probability
+        missing = verification.signals.get("facts_missing", 0.0) > 0
+        verification.stated = not missing and probability >= self.settings.min_calibrated
+
+    def _text_before(self, hit: SentenceHit, width: int = 300) -> str:
+        """The article's text just before a sentence: where a pronoun's subject is named."""
+        if self.article is None:
+            return ""
+        text = self.article(hit.doc_id)
+        return text[max(0, hit.start - width) : hit.start]
 
     def _verify(
         self, answer: str, checked: CheckedAnswer, question: str, language: str, timings: dict[str, float]
@@ -161,8 +283,41 @@ class Answerer:
         )
 
 
+def _cites(checked: CheckedAnswer, hit: SentenceHit) -> bool:
+    return any((c.doc_id, c.sentence_index) == (hit.doc_id, hit.sentence_index) for c in checked.citations)
+
+
+def _evidence_of(
+    answer: str, checked: CheckedAnswer, offered: Sequence[SentenceHit], question: str, language: str
+) -> Quote | None:
+    """The words of the first cited sentence that hold every number, unit and name of the answer
+    (that the question does not give); None when no cited sentence holds them all."""
+    facts = foreign_facts(answer, "", question, "", translated=False)
+    for index, hit in enumerate(offered):
+        if not _cites(checked, hit):
+            continue
+        quote, missing = widen(Quote("", index, 0, 0), hit.sentence, facts)
+        if quote.text and not [fact for fact in missing if not (language != "de" and is_name(fact))]:
+            return quote
+    return None
+
+
+def _quoted_evidence(citation: Citation, quoted: SentenceHit, quote: Quote, stated: bool) -> Citation:
+    """The quoted sentence's evidence is the quote itself (document offsets); it states the answer
+    when the answer is stated."""
+    if (citation.doc_id, citation.sentence_index) != (quoted.doc_id, quoted.sentence_index):
+        return citation
+    start, end = quoted.start + quote.start, quoted.start + quote.end
+    return replace(citation, evidence_start=start, evidence_end=end, verdict="states" if stated else "related")
+
+
 def _answer(
-    checked: CheckedAnswer, verification: Verification, language: str, question: str, timings: dict[str, float]
+    checked: CheckedAnswer,
+    verification: Verification,
+    language: str,
+    question: str,
+    timings: dict[str, float],
+    quote: str,
 ) -> Answer:
     notes = list(checked.notes)
     notes.append(("verified " if verification.stated else "not verified ") + _signals(verification))
@@ -179,6 +334,7 @@ def _answer(
         confidence=verification.confidence,
         verified=verification.stated,
         signals=verification.signals,
+        quote=quote,
     )
 
 

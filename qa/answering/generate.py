@@ -1,6 +1,8 @@
-"""Step 3: the model's reply, ``{"sources": [n, ...], "answer": "..."}``, held to a JSON schema whose
-source numbers are limited to the sentences offered. Choosing the evidence before writing keeps a
-small model closer to it; the answer's text is passed on as it is written."""
+"""Step 3: the model's reply, ``{"sources": [n, ...], "quote": "...", "answer": "..."}``, held to a JSON
+schema: the source numbers are limited to the sentences offered, and the quote to a run of whole
+words of the first chosen sentence, copied as the model was shown it. Evidence first: the model
+chooses the sentence, copies the words that hold the answer, and only then writes the answer, with
+the quote in front of it. The quote and the answer are passed on as they are written."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from typing import Any
 
 from qa.json_stream import StringFieldStream
 from qa.llm import ChatModel
+from qa.llm.guided import QUOTE_KEY
 
 _MARKERS = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 
@@ -21,33 +24,43 @@ class ModelReply:
     text: str
     sources: list[int]
     well_formed: bool
+    #: The words the model copied from its first source: the evidence the answer is written from.
+    quote: str = ""
 
 
-def answer_schema(offered: int) -> dict[str, Any]:
-    """The reply: the numbers of the offered sentences that hold the answer, then the answer."""
+def answer_schema(sentences: list[str]) -> dict[str, Any]:
+    """The reply: the numbers of the offered sentences that hold the answer, a run of words copied
+    from the first of them (``sentences[n - 1]`` as the prompt shows sentence ``[n]``), then the
+    answer."""
+    numbers = list(range(1, len(sentences) + 1))
+    texts = {str(n): sentence for n, sentence in enumerate(sentences, start=1)}
     return {
         "type": "object",
         "properties": {
-            "sources": {"type": "array", "items": {"type": "integer", "enum": list(range(1, offered + 1))}},
+            "sources": {"type": "array", "items": {"type": "integer", "enum": numbers}},
+            "quote": {"type": "string", QUOTE_KEY: {"of": "sources", "texts": texts}},
             "answer": {"type": "string"},
         },
-        "required": ["sources", "answer"],
+        "required": ["sources", "quote", "answer"],
     }
 
 
 class Generation:
-    """The reply as it streams: ``pieces()`` yields the visible answer text, ``raw`` the JSON so far."""
+    """The reply as it streams: ``pieces()`` yields the visible answer text, ``quotes()`` the quote's,
+    ``raw`` the JSON so far."""
 
-    def __init__(self, llm: ChatModel, messages: list[dict[str, str]], offered: int, max_tokens: int):
-        self._stream = llm.stream(messages, answer_schema(offered), max_tokens)
+    def __init__(self, llm: ChatModel, messages: list[dict[str, str]], sentences: list[str], max_tokens: int):
+        self._stream = llm.stream(messages, answer_schema(sentences), max_tokens)
         self._raw: list[str] = []
 
     @property
     def raw(self) -> str:
         return "".join(self._raw)
 
-    def pieces(self) -> Iterator[str]:
-        visible = StringFieldStream("answer")
+    def pieces(self) -> Iterator[tuple[str, str]]:
+        """``(field, text)`` as the reply streams: the quote's pieces ("quote"), then the answer's
+        ("answer"); a reply that is not JSON is all answer."""
+        fields = {"quote": StringFieldStream("quote"), "answer": StringFieldStream("answer")}
         plain: bool | None = None
         for piece in self._stream:
             self._raw.append(piece)
@@ -56,11 +69,14 @@ class Generation:
                 if not so_far.strip():
                     continue
                 plain = not so_far.lstrip().startswith("{")
-                text = so_far if plain else visible.feed(so_far)
-            else:
-                text = piece if plain else visible.feed(piece)
-            if text:
-                yield text
+                piece = so_far
+            if plain:
+                yield "answer", piece
+                continue
+            for name, stream in fields.items():
+                text = stream.feed(piece)
+                if text:
+                    yield name, text
 
     def reply(self) -> ModelReply:
         return parse_reply(self.raw)
@@ -70,14 +86,16 @@ def parse_reply(raw: str) -> ModelReply:
     """Read ``{"answer": ..., "sources": [...]}``; fall back to plain text with ``[n]`` markers for
     backends that cannot hold the model to the schema."""
     data = _json_object(raw)
+    quote = ""
     if isinstance(data, dict) and isinstance(data.get("answer"), str):
         text, sources = data["answer"], _numbers_of(data.get("sources"))
+        quote = data["quote"].strip() if isinstance(data.get("quote"), str) else ""
         well_formed = True
     else:
         text, sources, well_formed = raw, [], False
     marked = [int(n) for group in _MARKERS.findall(text) for n in group.split(",")]
     text = _MARKERS.sub("", text).strip()
-    return ModelReply(text, list(dict.fromkeys([*sources, *marked])), well_formed)
+    return ModelReply(text, list(dict.fromkeys([*sources, *marked])), well_formed, quote)
 
 
 def _json_object(raw: str) -> object:

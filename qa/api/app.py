@@ -159,11 +159,13 @@ def build_api(engine: Engine, library: ArticleLibrary | None = None) -> FastAPI:
         dependencies=[login],
         tags=["answers"],
         response_class=StreamingResponse,
-        responses={200: {"content": {"text/event-stream": {}}, "description": "piece events, then answer or error"}},
+        responses={200: {"content": {"text/event-stream": {}}, "description": "quote, piece, then answer or error"}},
     )
     async def ask_stream(request: AskRequest) -> StreamingResponse:
-        """Server-sent events: ``piece`` ({"text"}) as the model writes, then ``answer`` (the whole answer,
-        as from /api/ask) or ``error`` ({"error", "status"})."""
+        """Server-sent events: ``quote`` ({"text"}) as the model copies the words of its sentence that the
+        answer is written from, then ``piece`` ({"text"}), the answer's text once it has passed its
+        checks (or the abstention), then ``answer`` (the whole answer, as from /api/ask) or ``error``
+        ({"error", "status"})."""
         # The question and settings are checked now, so that a bad request gets its status, not a stream.
         pieces = engine.stream(
             request.question,

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import closing
 from typing import Any
 
-from qa.answer import Answer
+from qa.answer import Answer, QuotePiece
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,8 @@ async def answer_events(
         while (item := await items.get()) is not _END:
             if isinstance(item, Answer):
                 yield event("answer", item.to_dict())
+            elif isinstance(item, QuotePiece):
+                yield event("quote", {"text": item.text})
             elif isinstance(item, BaseException):
                 status, message = describe(item)
                 yield event("error", {"error": message, "status": status})

@@ -14,7 +14,7 @@ import gradio as gr
 from fastapi import FastAPI
 
 from index.errors import IndexBusyError, UserError
-from qa.answer import Answer
+from qa.answer import Answer, QuotePiece
 from qa.api.server import check_address
 from qa.articles import ArticleLibrary
 from qa.chat import render
@@ -22,6 +22,7 @@ from qa.chat.session import ChatSession, Turn
 from qa.engine import Engine
 from qa.filters import ArticleFilter
 from qa.settings import Settings
+from qa.translation import UnfaithfulTranslationError
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,9 @@ class ChatPage:
                 for piece in pieces:
                     if isinstance(piece, Answer):
                         turn.answer, turn.partial = piece, None
+                    elif isinstance(piece, QuotePiece):
+                        turn.quoting = (turn.quoting or "") + piece.text
+                        yield self._outputs(session)
                     else:
                         turn.partial = (turn.partial or "") + piece
                         yield self._outputs(session)
@@ -139,6 +143,8 @@ class ChatPage:
         if sentence not in session.translations:
             try:
                 session.translations[sentence] = self.engine.translate(sentence, "en")
+            except UnfaithfulTranslationError as error:  # it invented or dropped a number or a name: none shown
+                problem = _sentence(str(error))
             except UserError as error:  # the LLM is down, or refused the text: one sentence, no traceback
                 problem = _sentence(f"no machine translation now: {error}")
             except Exception:

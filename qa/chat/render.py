@@ -36,6 +36,8 @@ _TEXTS = {
         "withheld": "Eine Antwort wurde entworfen, aber zurückgehalten, weil kein Satz der Artikel sie nennt.",
         "also": "auch berichtet von",
         "searched": "Auch auf Deutsch gesucht",
+        "quoting": "Zitiere",
+        "quote": "Geschrieben aus dem Zitat",
     },
     "en": {
         "sources": "Sources",
@@ -54,6 +56,8 @@ _TEXTS = {
         "withheld": "An answer was drafted but withheld because no sentence of the articles states it.",
         "also": "also reported by",
         "searched": "Also searched in German, as the language model translated the question",
+        "quoting": "Quoting",
+        "quote": "Written from the quote",
     },
 }
 _TRANSLATE_BUTTON = "Show an English machine translation"
@@ -119,6 +123,15 @@ def streaming_message(text: str) -> str:
     return f'<div class="qa-answer qa-streaming">{_escape(text)}<span class="qa-cursor">▌</span></div>'
 
 
+def quoting_message(quote: str, language: str) -> str:
+    """The quote as the model copies it from its sentence, before the answer is written from it."""
+    head = _texts(language)["quoting"]
+    return (
+        f'<div class="qa-answer qa-streaming qa-quoting">{head}: <q lang="de">{_escape(quote)}</q>'
+        '<span class="qa-cursor">▌</span></div>'
+    )
+
+
 def notice_message(text: str) -> str:
     """A problem that kept the question from being answered: the reason, and that nothing is lost."""
     return f'<div class="qa-notice" role="alert"><span class="qa-notice-icon">⚠</span> {_escape(text)}</div>'
@@ -143,6 +156,8 @@ def answer_message(answer: Answer, turn: int) -> str:
             f'<div class="qa-hint">{texts["abstain_hint"]}</div>{withheld}{searched}</div>'
         )
     parts = [f'<div class="qa-answer">{_linked_text(answer, turn)}</div>']
+    if answer.quote:
+        parts.append(f'<div class="qa-hint qa-quote">{texts["quote"]}: <q lang="de">{_escape(answer.quote)}</q></div>')
     if answer.citations:
         parts.append(f'<div class="qa-sources-head">{texts["sources"]}</div>{_citation_list(answer, turn)}')
     if answer.unsupported:

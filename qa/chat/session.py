@@ -21,6 +21,8 @@ class Turn:
     notice: str | None = None
     #: The answer text so far while it is being written.
     partial: str | None = None
+    #: The quote so far while the model copies it, before the answer.
+    quoting: str | None = None
 
 
 @dataclass(slots=True)
@@ -51,6 +53,8 @@ class ChatSession:
                 content = render.notice_message(turn.notice)
             elif turn.partial:
                 content = render.streaming_message(turn.partial)
+            elif turn.quoting:
+                content = render.quoting_message(turn.quoting, _language_hint(turn.question))
             else:
                 content = render.pending_message(_language_hint(turn.question))
             out.append({"role": "assistant", "content": content})

@@ -1,7 +1,8 @@
 """Evaluation metrics as pure functions over plain values: per question, then summarised per group.
 
-Answers are compared after normalising case, punctuation and number formats, so "1.000",
-"1,000" and "1000" are equal and so are "Amir-Abdollahian" and "amir abdollahian". A sentence
+Answers are compared with the accepted aliases by their facts (``qa.evaluation.equivalence``):
+numbers, units, dates, names and content words, in German or English, so "1.000", "1,000" and
+"1000" are equal, and so are "28. Februar 2008" and "February 28, 2008". A sentence
 matches a gold sentence when the document and the whitespace-normalised text are the same. A cited
 or retrieved sentence stands for its copies too (``also``: the same statement in other articles,
 shown once): it matches a gold sentence when it or one of its copies does, and it cites a gold
@@ -10,7 +11,9 @@ Metrics that do not apply to a question (recall without gold, abstention accurac
 answerable question) are None and left out of the means, so groups stay comparable.
 
 Trust: an answer that is wrong, or answers an unanswerable question, and still carries a citation
-is the worst outcome; ``wrong_with_citation`` counts it over all questions. ``risk_coverage`` shows
+is the worst outcome; ``wrong_with_citation`` counts it over all questions, and so do its three
+causes, which add up to it: ``wrong_sentence_cited`` (answerable, wrong, no gold sentence cited),
+``gold_cited_misread`` (answerable, wrong, a gold sentence cited) and ``unanswerable_answered``. ``risk_coverage`` shows
 what the verifier's confidence threshold trades: fewer answers for fewer such failures.
 """
 
@@ -23,6 +26,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from qa.evaluation.equivalence import answer_matches
 from qa.evaluation.pairs import pair_summary
 
 KS = (1, 3, 5, 10)
@@ -46,8 +50,14 @@ def normalise(text: str) -> str:
 
 
 def answer_correct(answer: str, aliases: Iterable[str]) -> bool:
-    """An accepted alias occurs in the answer, as whole words, after normalisation."""
-    padded = f" {normalise(answer)} "
+    """The answer gives what an accepted alias gives, in German or English, and contradicts none of
+    the aliases: see ``qa.evaluation.equivalence``."""
+    return answer_matches(answer, aliases)
+
+
+def alias_occurs(text: str, aliases: Iterable[str]) -> bool:
+    """An accepted alias occurs in the text, as whole words, after normalisation."""
+    padded = f" {normalise(text)} "
     return any(f" {normalise(alias)} " in padded for alias in aliases if normalise(alias))
 
 
@@ -96,7 +106,7 @@ def citation_precision(
     wanted = _gold_keys(gold)
     aliases = list(aliases or ())
     supported = sum(
-        1 for keys in distinct.values() if any(key in wanted for key in keys) or answer_correct(keys[0][1], aliases)
+        1 for keys in distinct.values() if any(key in wanted for key in keys) or alias_occurs(keys[0][1], aliases)
     )
     return supported / len(distinct)
 
@@ -166,6 +176,11 @@ def question_metrics(prediction: Mapping[str, Any], expected: Mapping[str, Any],
         # A citation vouches for the answer, so a wrong or uncalled-for answer that cites is worse
         # than one that cites nothing; it counts against every question, hence never None.
         "wrong_with_citation": bool(citations) and not abstained and not (answerable and correct),
+        # Its three causes, which add up to it: the wrong sentence cited, a gold sentence cited but
+        # misread, or an unanswerable question answered.
+        "wrong_sentence_cited": bool(citations) and answerable and not abstained and not correct and not gold_hit,
+        "gold_cited_misread": bool(citations) and answerable and not abstained and not correct and bool(gold_hit),
+        "unanswerable_answered": bool(citations) and not answerable and not abstained,
         "answered_right": None if abstained else bool(answerable and correct and gold_hit),
     }
     retrieved = list(prediction.get("retrieved") or ())
@@ -269,6 +284,9 @@ _MEANS = (
     ("gold_sentence_recall", "gold_cited"),
     ("correct_and_gold_cited", "correct_and_gold_cited"),
     ("wrong_with_citation", "wrong_with_citation"),
+    ("wrong_sentence_cited", "wrong_sentence_cited"),
+    ("gold_cited_misread", "gold_cited_misread"),
+    ("unanswerable_answered", "unanswerable_answered"),
     ("answered_precision", "answered_right"),
     ("coverage", "answered"),
     ("citation_precision", "citation_precision"),

@@ -17,6 +17,9 @@ FIGURES = (
     ("Correct answer", "accuracy", "rate"),
     ("Correct and a gold sentence cited", "correct_and_gold_cited", "rate"),
     ("Wrong with citation (of all)", "wrong_with_citation", "rate"),
+    ("  of it: wrong sentence cited", "wrong_sentence_cited", "rate"),
+    ("  of it: gold cited, misread", "gold_cited_misread", "rate"),
+    ("  of it: unanswerable answered", "unanswerable_answered", "rate"),
     ("Answered precision", "answered_precision", "rate"),
     ("Coverage (answerable answered)", "coverage", "rate"),
     ("Token F1", "token_f1", "rate"),
@@ -36,6 +39,8 @@ FIGURES = (
     ("First streamed text, median", "first_token_p50", "seconds"),
     ("First streamed text, 95th percentile", "first_token_p95", "seconds"),
 )
+#: Figures the report shows and the one-screen summary leaves out.
+REPORT_ONLY = frozenset({"retrieval_recall@5", "first_token_p95"})
 _ARTICLE_COLUMNS = (
     ("Questions", "questions"),
     ("Correct", "accuracy"),
@@ -88,6 +93,8 @@ def summary_text(metrics: dict[str, Any], files: ResultFiles | None = None) -> s
         header,
     ]
     for label, key, kind in FIGURES:
+        if key in REPORT_ONLY:
+            continue
         values = [overall.get(key), *(metrics["by_language"][lang].get(key) for lang in languages)]
         lines.append(f"{label:38}" + "".join(f"{_format(v, kind):>9}" for v in values))
     lines += _pair_lines(metrics)
@@ -116,7 +123,10 @@ def render_report(
         "Rates are shares of the questions they apply to: answer figures, coverage and retrieval recall of "
         "the answerable questions, abstention of the unanswerable ones, precision of the answers with "
         "citations, answered precision of the answers given. Wrong with citation is a share of all questions: "
-        "an answer that is wrong, or answers what the articles cannot, and still cites a sentence.",
+        "an answer that is wrong, or answers what the articles cannot, and still cites a sentence. Its three "
+        "causes add up to it, each a share of all questions: an answerable question answered wrong citing no "
+        "gold sentence (wrong sentence cited), answered wrong although a gold sentence is cited (gold cited, "
+        "misread), and an unanswerable question answered with a citation.",
         "",
         *_pair_section(metrics),
         "## Risk and coverage",
@@ -157,7 +167,8 @@ def _figure_table(metrics: dict[str, Any]) -> list[str]:
         "|---|" + "---:|" * len(groups),
     ]
     for label, key, kind in FIGURES:
-        lines.append(f"| {label} | " + " | ".join(_format(summary.get(key), kind) for _, summary in groups) + " |")
+        cells = " | ".join(_format(summary.get(key), kind) for _, summary in groups)
+        lines.append(f"| {label.replace('  ', '&nbsp;&nbsp;')} | {cells} |")
     return lines
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from qa.llm.errors import LLMUnavailableError
-from qa.llm.guided import FlatSchema, Trace, decode
+from qa.llm.guided import FlatSchema, Trace, decode, without_quotes
 from qa.llm.prompt_states import PromptStates
 
 log = logging.getLogger(__name__)
@@ -127,7 +127,8 @@ class LlamaCppChat:
                     raise LLMUnavailableError(f"llama.cpp could not answer: {error}") from error
                 return
             self._traces.last = None
-            response_format = {"type": "json_object", "schema": schema} if schema else None
+            plain = without_quotes(schema)
+            response_format = {"type": "json_object", "schema": plain} if plain else None
             try:
                 chunks = llama.create_chat_completion(
                     messages=messages,

@@ -11,6 +11,7 @@ from typing import Any
 from llama_index.core.base.llms.types import ChatMessage
 
 from qa.llm.errors import LLMUnavailableError
+from qa.llm.guided import without_quotes
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,8 @@ class LlamaIndexChat:
         return 1.0 if verdict == yes else 0.0
 
     def _options(self, schema: dict | None, max_tokens: int) -> dict[str, Any]:
+        # A server holds a quote to a string only; the answering chain checks it against its sentence.
+        schema = without_quotes(schema)
         if self.kind == "ollama":
             return {"format": schema} if schema else {}
         options: dict[str, Any] = {"max_tokens": max_tokens}

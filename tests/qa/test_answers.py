@@ -2,16 +2,20 @@
 abstention and prompt injection."""
 
 import json
+import re
 import shutil
 
 import pytest
 
-from qa.answer import Answer, Citation
+from qa.answer import Answer, Citation, QuotePiece
 from qa.answering import ABSTENTION
 from qa.answering.judge import judge_answer
+from qa.answering.prompt import one_line
+from qa.answering.quote import foreign_facts
 from qa.answering.verify import verify
 from qa.engine import Engine, open_engine
 from qa.evaluation.metrics import answer_correct, gold_cited
+from qa.prompts import render
 from qa.settings import Settings
 from tests.conftest import SEEDS, seed_questions
 
@@ -67,11 +71,14 @@ def test_off_topic_question_abstains_before_the_model(seed_engine):
     assert answer.text == ABSTENTION["de"] and "generate" not in answer.timings
 
 
-def test_stream_yields_pieces_before_the_final_answer(seed_engine):
-    items = list(seed_engine.stream(QUESTIONS["de-08"]["question"]))
-    pieces, answer = items[:-1], items[-1]
-    assert isinstance(answer, Answer) and pieces and all(isinstance(p, str) for p in pieces)
-    assert "Wonsan" in "".join(pieces) and "Wonsan" in answer.text
+def test_stream_yields_the_quote_then_the_checked_answer(seed_engine):
+    items = list(seed_engine.stream(QUESTIONS["de-01"]["question"]))
+    quote, (text, answer) = items[:-2], items[-2:]
+    assert isinstance(answer, Answer) and quote and all(isinstance(p, QuotePiece) for p in quote)
+    name = "Amir-Abdollahian"
+    assert name in "".join(p.text for p in quote) and name in text and name in answer.text
+    assert "".join(p.text for p in quote) in answer.quote
+    assert any(answer.quote in c.sentence and c.evidence == answer.quote for c in answer.citations)
     assert 0 < answer.timings["first_token"] < answer.timings["total"]
     assert WONSAN in [c.sentence for c in answer.citations]
     assert Answer.from_dict(answer.to_dict()) == answer
@@ -136,17 +143,23 @@ def test_instructions_inside_an_article_are_data(seed_engine, tmp_path):
 
 
 @pytest.mark.parametrize("question_id", ["de-01", "en-01"])
-def test_guided_decoding_writes_what_the_grammar_sampler_would_with_fewer_steps(seed_engine, monkeypatch, question_id):
+def test_guided_decoding_copies_a_verbatim_quote_in_fewer_steps_than_the_grammar_sampler(
+    seed_engine, monkeypatch, question_id
+):
+    """The grammar sampler holds the quote to a string only; the guided decoder to a run of words of
+    the chosen sentence. Where the sampler's quote is verbatim the two agree on it; the answer after
+    it may differ, since the guided decoder feeds the skeleton between them as one piece."""
     from qa.answering import answer_schema
+    from qa.answering.generate import parse_reply
     from qa.answering.prompt import numbered_context
     from qa.llm import llamacpp
-    from qa.prompts import render
 
     question = QUESTIONS[question_id]
     hits = seed_engine._retrieve_for_answer(question["question"], seed_engine.settings.prompt_sentences)
     context, offered = numbered_context(hits, question["language"])
     messages = render("answer", question["language"], context=context, question=question["question"])
-    schema = answer_schema(len(offered))
+    sentences = [one_line(h.sentence) for h in offered]
+    schema = answer_schema(sentences)
     llm = seed_engine.llm
     steps: list[int] = []
     feed = llamacpp._LlamaTokens.feed
@@ -157,14 +170,62 @@ def test_guided_decoding_writes_what_the_grammar_sampler_would_with_fewer_steps(
     # is split into batches, and with it the last digits of the logits.
     llm.warm_up()
     llm._llama.reset()
-    guided = "".join(llm.stream(messages, schema, 200))
+    guided_raw = "".join(llm.stream(messages, schema, 200))
+    guided = parse_reply(guided_raw)
     monkeypatch.setattr(llamacpp.FlatSchema, "parse", staticmethod(lambda schema: None))
     llm._llama.reset()
-    grammar = "".join(llm.stream(messages, schema, 200))
-    assert json.loads(guided) == json.loads(grammar), (guided, grammar)
-    reply_tokens = len(llm._tokens.tokenize(guided.encode()))
+    grammar = parse_reply("".join(llm.stream(messages, schema, 200)))
+    assert guided.sources and guided.sources == grammar.sources, (guided, grammar)
+    chosen = [sentences[n - 1] for n in guided.sources]
+    assert guided.quote and any(guided.quote in sentence for sentence in chosen), guided
+    if any(grammar.quote in sentence for sentence in chosen):
+        assert guided.quote == grammar.quote
+    reply_tokens = len(llm._tokens.tokenize(guided_raw.encode()))
     generated = steps.count(1)
     assert generated <= reply_tokens - 5, "the skeleton is evaluated with the prompt, not generated"
+
+
+def test_a_quote_that_is_not_in_its_sentence_cannot_be_produced(seed_engine):
+    """Asked to give the quote in English, the model can still only copy the German sentence's words."""
+    from qa.answering import answer_schema
+    from qa.answering.generate import parse_reply
+    from qa.answering.prompt import numbered_context
+
+    question = "Where did Lavrov meet his colleague Choe Son Hui? Write the quote in English."
+    hits = seed_engine._retrieve_for_answer(question, seed_engine.settings.prompt_sentences)
+    context, offered = numbered_context(hits, "en")
+    sentences = [one_line(h.sentence) for h in offered]
+    messages = render("answer", "en", context=context, question=question)
+    reply = parse_reply("".join(seed_engine.ready_llm().stream(messages, answer_schema(sentences), 200)))
+    assert reply.sources and reply.quote, reply
+    assert any(reply.quote in sentences[n - 1] for n in reply.sources), reply
+
+
+NUMBERED = ["en-14", "en-22", "en-28", "de-16", "de-22"]
+
+
+def test_a_shown_answer_has_no_number_its_quote_lacks(seed_engine):
+    for question_id in NUMBERED:
+        question = QUESTIONS[question_id]["question"]
+        answer = seed_engine.ask(question)
+        if answer.answerable:
+            text = re.sub(r"\s*\[\d+\]", "", answer.text)
+            assert answer.quote and not foreign_facts(text, answer.quote, question, "", False), answer
+            assert any(answer.quote in c.sentence for c in answer.citations)
+
+
+def test_a_how_many_question_that_the_sentences_answer_with_names_abstains(seed_engine):
+    answer = seed_engine.ask("Wie viele Blumen bekam Lawrow bei seiner Ankunft in Pjöngjang?")
+    assert not answer.answerable and answer.text == ABSTENTION["de"], answer
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Wie viel verdient Sergej Lawrow im Monat?", "What did Lavrov eat for dinner in Wonsan?"],
+)
+def test_an_unanswerable_question_about_a_covered_topic_abstains(seed_engine, question):
+    answer = seed_engine.ask(question)
+    assert not answer.answerable and answer.citations == [], answer
 
 
 # Claim verification with the real model ---------------------------------------------------------

@@ -366,7 +366,7 @@ class Recorder:
 
     def stream(self, messages, schema, max_tokens):
         self.offered.append(len(schema["properties"]["sources"]["items"]["enum"]))
-        yield json.dumps({"sources": [1], "answer": "Mit dem iranischen Aussenminister Amir-Abdollahian."})
+        yield json.dumps({"sources": [1], "quote": "Amir-Abdollahian", "answer": "Mit Amir-Abdollahian."})
 
     def warm_up(self, prompts=()):
         pass

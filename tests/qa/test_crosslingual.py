@@ -16,6 +16,7 @@ QUESTION = "Who views the rapprochement between Kim and Putin with concern?"
 GERMAN = "Wer sieht die Annäherung von Kim und Putin mit Sorge?"
 EN_22_GERMAN = "In welchem Jahr hatte Lawrow Nordkorea zuletzt besucht, bevor er am Mittwoch in Pjöngjang ankam?"
 GOLD = "Die US-Regierung und ihre asiatischen Verbündeten sehen die Annäherung von Kim und Putin mit Sorge."
+US_REPLY = '{"sources": [1], "quote": "Die US-Regierung", "answer": "The US government."}'
 
 
 def test_the_prompt_carries_the_question_and_the_german_form_is_read_from_the_json():
@@ -59,7 +60,7 @@ def test_the_kept_forms_are_bounded():
 
 
 def test_the_answer_records_the_german_form_and_its_time():
-    model = ScriptedModel('{"answer": "The US government.", "sources": [1]}')
+    model = ScriptedModel(US_REPLY)
     hit = SentenceHit("004", "Titel", "seeds/004.txt", 3, GOLD, 10, 10 + len(GOLD), 0.9, 0.9, 1.0, vector_id="v")
     searched = []
     chain = Answerer(
@@ -86,7 +87,7 @@ def test_a_question_searched_in_german_too_abstains_below_its_own_threshold():
     searched_in_german = chain(ScriptedModel(), lambda q: SearchQuery(q, "en", GERMAN))
     translated = list(searched_in_german.stream(QUESTION))[-1]
     assert not translated.answerable and "0.825" in translated.notes[-1]
-    as_asked = list(chain(ScriptedModel('{"answer": "The US government.", "sources": [1]}')).stream(QUESTION))[-1]
+    as_asked = list(chain(ScriptedModel(US_REPLY)).stream(QUESTION))[-1]
     assert as_asked.answerable
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from qa.answering import answer_schema
-from qa.llm.guided import FlatSchema, decode
+from qa.llm.guided import FlatSchema, decode, without_quotes
 
 WORDS = [
     " [",
@@ -82,30 +82,35 @@ class ScriptedModel:
         return self.vocab[token]
 
 
-def run(script: list[list[str | bytes]], offered: int = 3, max_tokens: int = 50) -> tuple[str, ScriptedModel]:
+#: The offered sentences, as the prompt shows them: a quote is copied from the ones chosen.
+SENTENCES = ["Im April kamen 1,2 Millionen.", "Jens Meier sprach.", "Kim kam."]
+
+
+def run(script: list[list[str | bytes]], max_tokens: int = 50) -> tuple[str, ScriptedModel]:
     model = ScriptedModel(script)
-    schema = FlatSchema.parse(answer_schema(offered))
+    schema = FlatSchema.parse(answer_schema(SENTENCES))
     assert schema is not None
     return "".join(decode(model, [999], schema, max_tokens)), model
 
 
 def test_skeleton_is_forced_and_values_generated():
-    reply, model = run([[" ["], ["1"], ["],"], ["Im"], [" April"], ['."}']])
-    assert reply == '{"sources": [1], "answer": "Im April."}'
-    assert json.loads(reply) == {"sources": [1], "answer": "Im April."}
+    reply, model = run([[" ["], ["1"], ["],"], ["Im"], [" April"], ['"'], ["Im"], [" April"], ['."}']])
+    assert reply == '{"sources": [1], "quote": "Im April", "answer": "Im April."}'
+    assert json.loads(reply) == {"sources": [1], "quote": "Im April", "answer": "Im April."}
     # The prompt and the skeleton go in together; the closing "]," brings the rest of the skeleton.
     assert model.fed[0][0] == 999 and model.tokenize(b'{"sources":') == model.fed[0][1:]
-    assert model.fed[3] == [model.ids[b"],"], *model.tokenize(b' "answer": "')]
+    assert model.fed[3] == [model.ids[b"],"], *model.tokenize(b' "quote": "')]
+    assert model.fed[6] == [model.ids[b'"'], *model.tokenize(b', "answer": "')]
 
 
 def test_each_piece_is_passed_on_before_the_model_reads_it():
-    model = ScriptedModel([[" ["], ["1"], ["],"], ["Im"], [" April"], ['."}']])
-    schema = FlatSchema.parse(answer_schema(3))
+    model = ScriptedModel([[" ["], ["1"], ["],"], ["Im"], ['"'], ["Im"], ['."}']])
+    schema = FlatSchema.parse(answer_schema(SENTENCES))
     assert schema is not None
     pieces = decode(model, [999], schema, 50)
     seen = [next(pieces) for _ in range(5)]
     # prefill, " [", "1", "]," with the skeleton: "Im" is out, and the model has not been fed it yet
-    assert "".join(seen).endswith('"answer": "Im') and len(model.fed) == 4
+    assert "".join(seen).endswith('"quote": "Im') and len(model.fed) == 4
     next(pieces)
     assert model.fed[4] == [model.ids[b"Im"]]
 
@@ -116,37 +121,63 @@ def test_invalid_preferences_are_passed_over():
         ["7", "0", "2"],  # 7 is not offered, a leading 0 is no number
         [" ", ","],
         ["]", ","],  # "2 ]" closes
+        ['"', "Im", b"J"],  # no empty quote; "Im" is not in sentence 2
+        [b"e"],
+        [b"n", '"'],
+        ['"', b"s"],  # not closed inside a word
+        ['"'],
         ['"', "\n", "Im"],  # no empty answer, no raw newline
         ["\\x", "\\u00fc", "."],  # an invalid escape; a valid one
         ['"}'],
     ]
     reply, _ = run(script)
-    assert json.loads(reply) == {"sources": [2], "answer": "Im\u00fc"}
+    assert json.loads(reply) == {"sources": [2], "quote": "Jens", "answer": "Im\u00fc"}
 
 
-def test_empty_array_is_one_token_and_closing_token_may_carry_skeleton():
-    reply, _ = run([[" [],"], ["Im"], ['"']])
-    assert json.loads(reply) == {"sources": [], "answer": "Im"}
+def test_a_quote_is_a_run_of_whole_words_of_a_chosen_sentence():
+    script = [
+        [" ["],
+        ["1"],
+        ["],"],
+        [" April", b"K", b"x", "Im"],  # not a word's start; "Kim" is in a sentence not chosen; not in it
+        [" ", '"'],
+        [b"x", "Im", b"A"],
+        [b"p"],
+        ['"', b"r"],  # not inside a word
+        [b"i"],
+        [b"l"],
+        ['"'],
+        ["Im"],
+        ['"}'],
+    ]
+    reply, _ = run(script)
+    assert json.loads(reply) == {"sources": [1], "quote": "Im April", "answer": "Im"}
+
+
+def test_a_reply_that_chooses_no_sentence_is_written_empty():
+    reply, model = run([[" [],"], ["Im"], ['"']])
+    assert json.loads(reply) == {"sources": [], "quote": "", "answer": ""}
+    assert len(model.fed) == 1
 
 
 def test_several_sources_and_enum_bound():
-    reply, _ = run([[" ["], ["3"], [","], [" "], ["1"], ["]"], ["Im"], ['"']], offered=3)
-    assert json.loads(reply) == {"sources": [3, 1], "answer": "Im"}
+    reply, _ = run([[" ["], ["3"], [","], [" "], ["1"], ["]"], ["Im"], ['"'], ["Im"], ['"']])
+    assert json.loads(reply) == {"sources": [3, 1], "quote": "Im", "answer": "Im"}
     with pytest.raises(ValueError, match="no token"):  # after the bracket, only 7, which is not offered
         model = ScriptedModel([[" ["]])
         model.vocab = [p if p in (b" [", b"7") else b"" for p in model.vocab]
-        schema = FlatSchema.parse(answer_schema(3))
+        schema = FlatSchema.parse(answer_schema(SENTENCES))
         list(decode(model, [], schema, 10))
 
 
 def test_stops_after_max_tokens_with_the_json_cut():
     reply, _ = run([[" ["], ["1"], ["]"], ["Im"], [" April"], [" April"], [" April"]], max_tokens=5)
-    assert reply == '{"sources": [1], "answer": "Im April'
+    assert reply == '{"sources": [1], "quote": "Im April'
 
 
 def test_multibyte_characters_split_across_tokens():
     first, second = "\u00fc".encode()
-    reply, _ = run([[" [],"], ["Im"], [bytes([first])], [bytes([second])], ['"}']])
+    reply, _ = run([[" ["], ["1"], ["],"], ["Im"], ['"'], ["Im"], [bytes([first])], [bytes([second])], ['"}']])
     assert json.loads(reply)["answer"] == "Im\u00fc"
 
 
@@ -176,9 +207,17 @@ def test_other_schemas_are_left_to_a_grammar(schema):
 
 
 def test_answer_schema_is_read_in_order():
-    schema = FlatSchema.parse(answer_schema(4))
+    schema = FlatSchema.parse(answer_schema(SENTENCES))
     assert schema is not None
-    assert [(f.name, f.kind, f.enum) for f in schema.fields] == [
-        ("sources", "integers", (1, 2, 3, 4)),
-        ("answer", "string", None),
+    assert [(f.name, f.kind, f.enum, f.quote_of) for f in schema.fields] == [
+        ("sources", "integers", (1, 2, 3), None),
+        ("quote", "quote", None, "sources"),
+        ("answer", "string", None, None),
     ]
+    assert dict(schema.fields[1].texts) == dict(enumerate(SENTENCES, start=1))
+
+
+def test_a_server_gets_the_quote_as_a_plain_string():
+    plain = without_quotes(answer_schema(SENTENCES))
+    assert plain["properties"]["quote"] == {"type": "string"}
+    assert plain["properties"]["sources"] == answer_schema(SENTENCES)["properties"]["sources"]

@@ -194,7 +194,8 @@ def test_retrieval_hit_rejects_non_positive_k():
 
 KEYS = (
     "correct token_f1 gold_cited correct_and_gold_cited citation_precision cited_doc_precision cited_doc_recall "
-    "abstained abstention_correct false_abstention language_match answered wrong_with_citation answered_right "
+    "abstained abstention_correct false_abstention language_match answered wrong_with_citation "
+    "wrong_sentence_cited gold_cited_misread unanswerable_answered answered_right "
     "retrieval_recall@1 retrieval_recall@3 retrieval_recall@5 retrieval_recall@10"
 ).split()
 
@@ -217,6 +218,9 @@ def test_correct_answer_citing_gold():
         "language_match": True,
         "answered": True,
         "wrong_with_citation": False,
+        "wrong_sentence_cited": False,
+        "gold_cited_misread": False,
+        "unanswerable_answered": False,
         "answered_right": True,
         "retrieval_recall@1": False,
         "retrieval_recall@3": True,
@@ -260,6 +264,9 @@ def test_abstaining_on_an_answerable_question():
         "language_match": True,
         "answered": False,
         "wrong_with_citation": False,
+        "wrong_sentence_cited": False,
+        "gold_cited_misread": False,
+        "unanswerable_answered": False,
         "answered_right": None,
         "retrieval_recall@1": False,
         "retrieval_recall@3": True,
@@ -275,6 +282,9 @@ def test_abstaining_on_an_unanswerable_question():
         "abstention_correct": True,
         "language_match": True,
         "wrong_with_citation": False,
+        "wrong_sentence_cited": False,
+        "gold_cited_misread": False,
+        "unanswerable_answered": False,
     }
 
 
@@ -288,6 +298,9 @@ def test_answering_an_unanswerable_question():
         "abstention_correct": False,
         "language_match": True,
         "wrong_with_citation": True,
+        "wrong_sentence_cited": False,
+        "gold_cited_misread": False,
+        "unanswerable_answered": True,
         "answered_right": False,
     }
 
@@ -328,14 +341,21 @@ def metrics(**values) -> dict:
 # retrieval recall at 1 and 3.
 ROW_KEYS = [*KEYS[:11], "retrieval_recall@1", "retrieval_recall@3"]
 TRUST_KEYS = ["answered", "wrong_with_citation", "answered_right"]
-ANSWERED = dict(
-    zip(ROW_KEYS, [True, 1.0, True, True, 1.0, 1.0, 1.0, False, None, False, True, True, True], strict=True)
-) | dict(zip(TRUST_KEYS, [True, False, True], strict=True))
-ABSTAINED = dict(
-    zip(ROW_KEYS, [False, 0.0, False, False, None, None, 0.0, True, None, True, False, False, True], strict=True)
-) | dict(zip(TRUST_KEYS, [False, False, None], strict=True))
-UNANSWERABLE = dict(zip(ROW_KEYS, [None] * 7 + [True, True, None, True, None, None], strict=True)) | dict(
-    zip(TRUST_KEYS, [None, False, None], strict=True)
+CAUSES = {"wrong_sentence_cited": False, "gold_cited_misread": False, "unanswerable_answered": False}
+ANSWERED = (
+    dict(zip(ROW_KEYS, [True, 1.0, True, True, 1.0, 1.0, 1.0, False, None, False, True, True, True], strict=True))
+    | dict(zip(TRUST_KEYS, [True, False, True], strict=True))
+    | CAUSES
+)
+ABSTAINED = (
+    dict(zip(ROW_KEYS, [False, 0.0, False, False, None, None, 0.0, True, None, True, False, False, True], strict=True))
+    | dict(zip(TRUST_KEYS, [False, False, None], strict=True))
+    | CAUSES
+)
+UNANSWERABLE = (
+    dict(zip(ROW_KEYS, [None] * 7 + [True, True, None, True, None, None], strict=True))
+    | dict(zip(TRUST_KEYS, [None, False, None], strict=True))
+    | CAUSES
 )
 ROWS = [
     {"language": "de", "articles": ["a"], "metrics": ANSWERED, "latency_s": 2.0, "first_token_s": 0.5},
@@ -344,7 +364,7 @@ ROWS = [
 ]
 SUMMARY_KEYS = (
     "questions answerable unanswerable accuracy token_f1 gold_sentence_recall correct_and_gold_cited "
-    "wrong_with_citation answered_precision coverage "
+    "wrong_with_citation wrong_sentence_cited gold_cited_misread unanswerable_answered answered_precision coverage "
     "citation_precision cited_doc_precision cited_doc_recall abstention_accuracy false_abstention_rate "
     "language_match retrieval_recall@1 retrieval_recall@3 latency_p50 latency_p95 first_token_p50 first_token_p95"
 ).split()
@@ -362,6 +382,9 @@ def test_summarise_averages_only_applicable_values():
         "gold_sentence_recall": 0.5,
         "correct_and_gold_cited": 0.5,
         "wrong_with_citation": 0.0,
+        "wrong_sentence_cited": 0.0,
+        "gold_cited_misread": 0.0,
+        "unanswerable_answered": 0.0,
         "answered_precision": 1.0,
         "coverage": 0.5,
         "citation_precision": 1.0,
@@ -381,7 +404,7 @@ def test_summarise_averages_only_applicable_values():
 
 def test_summarise_of_an_empty_group():
     summary = summarise([])
-    assert summary == dict.fromkeys(SUMMARY_KEYS[3:16] + SUMMARY_KEYS[18:]) | {
+    assert summary == dict.fromkeys(SUMMARY_KEYS[3:19] + SUMMARY_KEYS[21:]) | {
         "questions": 0,
         "answerable": 0,
         "unanswerable": 0,
@@ -643,3 +666,43 @@ def test_compute_metrics_has_a_risk_coverage_curve_per_question_language():
         point(0.5, None, 0.0, None, 0),
     ]
     assert [p["threshold"] for p in curves["de"]] == [0.0, 0.3, 0.5, 0.6, 0.9, 0.91]
+
+
+# wrong with citation, by cause
+
+CAUSE_KEYS = ["wrong_sentence_cited", "gold_cited_misread", "unanswerable_answered"]
+
+
+@pytest.mark.parametrize(
+    ("predicted", "answerable", "causes"),
+    [
+        (prediction("1000 [1]", citations=[sentence(GOLD, 2)]), True, (False, False, False)),
+        (prediction("2000 [1]", citations=[sentence(OTHER, 1)]), True, (True, False, False)),
+        (prediction("2000 [1]", citations=[sentence(OTHER, 1), sentence(GOLD, 2)]), True, (False, True, False)),
+        (prediction("2000"), True, (False, False, False)),
+        (prediction("Dazu steht nichts.", answerable=False, citations=[sentence(GOLD, 2)]), True, (False,) * 3),
+        (prediction("2000 [1]", citations=[sentence(OTHER, 1)]), False, (False, False, True)),
+        (prediction("2000"), False, (False, False, False)),
+    ],
+    ids=["right", "wrong-sentence", "gold-misread", "wrong-uncited", "abstained", "unanswerable", "uncited"],
+)
+def test_wrong_with_citation_splits_into_three_causes(predicted, answerable, causes):
+    metrics = question_metrics(predicted, expected(answerable))
+    assert tuple(metrics[key] for key in CAUSE_KEYS) == causes
+    assert sum(causes) == metrics["wrong_with_citation"]
+
+
+def test_the_causes_add_up_to_wrong_with_citation_overall_and_by_language():
+    rows = [
+        *trust_rows(),
+        {
+            "language": "en",
+            "metrics": question_metrics(prediction("2000 [1]", citations=[sentence(OTHER, 1)]), expected()),
+        },
+    ]
+    result = compute_metrics(rows)
+    for summary in (result["overall"], *result["by_language"].values()):
+        assert sum(summary[key] for key in CAUSE_KEYS) == pytest.approx(summary["wrong_with_citation"], abs=1e-3)
+    assert [result["overall"][key] for key in CAUSE_KEYS] == [0.2, 0.2, 0.2]
+    assert [result["by_language"]["de"][key] for key in CAUSE_KEYS] == [0.0, 0.5, 0.0]
+    assert [result["by_language"]["en"][key] for key in CAUSE_KEYS] == [0.3333, 0.0, 0.3333]

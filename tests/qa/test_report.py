@@ -375,3 +375,19 @@ def test_predict_without_a_draft_and_with_a_shown_answer():
     assert shown["confidence"] == 0.9 and shown["verified"] is True and shown["unsupported_claims"] == []
     assert shown["draft_metrics"] == shown["metrics"]
     assert shown["draft_metrics"]["answered"] is True
+
+
+def test_the_report_and_summary_split_wrong_with_citation_by_cause(predictions):
+    metrics = compute_metrics(predictions)
+    report = render_report(predictions, metrics, RUN, "chart.png")
+    assert "| &nbsp;&nbsp;of it: wrong sentence cited | 0.0 % | 0.0 % | 0.0 % |" in report
+    assert "| &nbsp;&nbsp;of it: gold cited, misread | 33.3 % | 50.0 % | 0.0 % |" in report
+    assert "| &nbsp;&nbsp;of it: unanswerable answered | 33.3 % | 0.0 % | 100.0 % |" in report
+    figures = report.split("## Figures")[1].split("##")[0]
+    assert figures.index("Wrong with citation (of all)") < figures.index("of it: wrong sentence cited")
+    lines = summary_text(metrics).splitlines()
+    assert len(lines) <= 24
+    rows = {line[:38].strip(): line[38:].split() for line in lines[2:]}
+    assert rows["of it: gold cited, misread"] == ["33.3", "%", "50.0", "%", "0.0", "%"]
+    assert rows["of it: unanswerable answered"] == ["33.3", "%", "0.0", "%", "100.0", "%"]
+    assert "Retrieval recall@5" not in rows and "Retrieval recall@5" in report
