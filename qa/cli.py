@@ -109,7 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     calibrate.add_argument("fit", nargs="+", type=Path, help="qa eval result folders to fit on")
     calibrate.add_argument("--test", nargs="*", type=Path, default=[], help="result folders of another question set")
-    calibrate.add_argument("--out", type=Path, help="write the calibrator here (qa/answering/calibrator.json ships)")
+    calibrate.add_argument("--out", type=Path, help="write the calibrator here (for QA_CALIBRATOR)")
     calibrate.set_defaults(run=_calibrate)
 
     chat = _server(commands, "chat", "serve the chat page: streamed answers with their sources, in the browser")

@@ -127,7 +127,8 @@ class Engine:
         """The fixed start of every prompt these settings use: answer and rewrite in both languages, the
         judge's unless it is off, and the English question's German form unless that is off."""
         judged = self.settings.judge == "llm"
-        starts = fixed_starts(("answer", "rewrite", "judge") if judged else ("answer", "rewrite"))
+        answer = self.settings.answer_form  # "answer" or "quote": the prompt of that name
+        starts = fixed_starts((answer, "rewrite", "judge") if judged else (answer, "rewrite"))
         if self.settings.query_translation == "llm":
             starts += fixed_starts((SEARCH_PROMPT,), TRANSLATED)
         return starts

@@ -16,6 +16,7 @@ SEEDS = PROJECT_ROOT / "seeds"
 LLM_BACKENDS = ("embedded", "gguf", "ollama", "openai")
 UNVERIFIED_POLICIES = ("abstain", "mark")
 JUDGES = ("llm", "off")
+ANSWER_FORMS = ("answer", "quote")
 QUERY_TRANSLATIONS = ("llm", "off")
 
 
@@ -72,12 +73,19 @@ class Settings:
     #: this (0..1). Calibrated on the dev question set: the highest threshold that kept correct,
     #: gold-cited answers within 3 points of the unverified chain in each language (README "Trust").
     min_confidence: float = 0.4
+    #: "answer": the model cites its sentences and answers, and the code finds the evidence (the words
+    #: of a cited sentence that hold the answer's numbers and names); "quote": the model copies that
+    #: evidence first, a verbatim quote held there by guided decoding, and answers from it. Both are
+    #: checked alike (README "Trust"; "answer" measured better with the embedded model).
+    answer_form: str = "answer"
     #: "llm": the LLM judges whether the cited sentences state the answer (a few-shot prompt of its
     #: own, about a second on 2 cores); "off": the terms check alone.
     judge: str = "llm"
-    #: With the shipped calibrator (qa/answering/calibrator.json), an answer is shown only when its
-    #: calibrated probability of being right reaches this (0..1), and that probability is the answer's
-    #: confidence; min_confidence then no longer decides. 0 turns the calibrator off.
+    #: A calibrator file written by ``qa calibrate --out`` (README "Trust"); none by default. With one,
+    #: an answer is shown only when its calibrated probability of being right reaches
+    #: ``min_calibrated`` (0..1), and that probability is the answer's confidence; min_confidence then
+    #: no longer decides.
+    calibrator: str | None = None
     min_calibrated: float = 0.5
     #: What happens to an answer whose central claim no cited sentence states: "abstain" (withhold it,
     #: the default) or "mark" (show it, clearly marked as unverified).
@@ -131,6 +139,11 @@ class Settings:
             raise SettingsError(
                 f"setting query_translation (QA_QUERY_TRANSLATION) must be one of {', '.join(QUERY_TRANSLATIONS)}, "
                 f"not '{self.query_translation}'"
+            )
+        if self.answer_form not in ANSWER_FORMS:
+            raise SettingsError(
+                f"setting answer_form (QA_ANSWER_FORM) must be one of {', '.join(ANSWER_FORMS)}, "
+                f"not '{self.answer_form}'"
             )
         if self.judge not in JUDGES:
             raise SettingsError(f"setting judge (QA_JUDGE) must be one of {', '.join(JUDGES)}, not '{self.judge}'")

@@ -77,14 +77,20 @@ def asked_type(question: str) -> str | None:
     return next((kind for kind, pattern in _ASKED_PATTERNS if pattern.search(question)), None)
 
 
-def type_mismatch(kind: str | None, quote: str, answer: str) -> str | None:
+def type_mismatch(kind: str | None, quote: str, answer: str, sentence: str = "") -> str | None:
     """Why the quote (German) and the answer cannot be what a question of ``kind`` asks for; None
-    when they can be."""
+    when they can be. A kind the quote lacks may be in the answer when the quote's ``sentence`` has it
+    too ("18" quoted, "18 Prozent" answered from "um 18 Prozent")."""
+    kinds: dict[str, re.Pattern[str]] = {"share": _SHARE, "date": _DATE, "colour": _COLOUR}
+
+    def shown(text: str) -> bool:
+        return bool(number_values(text)) if kind == "count" else bool(kinds[kind].search(text))
+
     checks: dict[str, Callable[[], bool]] = {
-        "share": lambda: bool(_SHARE.search(quote)),
-        "count": lambda: bool(number_values(quote)),
-        "date": lambda: bool(_DATE.search(quote)),
-        "colour": lambda: bool(_COLOUR.search(quote)),
+        **{
+            k: (lambda: shown(quote) or (shown(answer) and shown(sentence)))
+            for k in ("share", "count", "date", "colour")
+        },
         "person": lambda: _names_a_person(answer),
         "name": lambda: bool(_names_beyond_start(answer)),
     }

@@ -5,7 +5,7 @@ whether the quote fits it, the subject found, the share of the answer's terms fo
 P(yes)) and the question's language.
 
 The weights are fitted by ``qa calibrate`` on evaluation runs (``qa.evaluation.calibrate``) and kept
-in ``calibrator.json`` beside this module: plain numbers, read without scikit-learn.
+in a JSON file (the setting ``calibrator``): plain numbers, read without scikit-learn.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
+
+from index.errors import UserError
 
 #: The signals the calibrator reads, and the value each takes where the draft did not record it.
 FEATURES: dict[str, float] = {
@@ -38,7 +40,6 @@ FEATURES: dict[str, float] = {
     "retrieval_rank": 0.0,
     "english": 0.0,
 }
-PATH = Path(__file__).with_name("calibrator.json")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,12 +62,18 @@ class Calibrator:
         )
         return round(1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, z)))), 4)
 
-    def save(self, path: Path = PATH) -> None:
+    def save(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
     @classmethod
-    def load(cls, path: Path = PATH) -> Calibrator:
-        return cls(**json.loads(path.read_text(encoding="utf-8")))
+    def load(cls, path: Path) -> Calibrator:
+        """The calibrator kept in ``path``; ``CalibratorError`` when it cannot be read."""
+        try:
+            return cls(**json.loads(Path(path).read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError) as error:
+            raise CalibratorError(
+                f"the calibrator {path} cannot be read ({error}); write it with qa calibrate --out"
+            ) from error
 
 
 def features(signals: Mapping[str, float], language: str) -> dict[str, float]:
@@ -76,7 +83,11 @@ def features(signals: Mapping[str, float], language: str) -> dict[str, float]:
     return values
 
 
+class CalibratorError(UserError):
+    """The calibrator file is missing or damaged."""
+
+
 @cache
-def shipped() -> Calibrator | None:
-    """The calibrator kept with the code; None when there is none."""
-    return Calibrator.load() if PATH.exists() else None
+def load_calibrator(path: str) -> Calibrator:
+    """The calibrator of the setting ``calibrator``, read once."""
+    return Calibrator.load(Path(path))

@@ -17,7 +17,7 @@ from dataclasses import replace
 from index.language import detect_language
 from qa.answer import Answer, Citation, QuotePiece
 from qa.answering.asked import asked_type, subject_found, type_mismatch
-from qa.answering.calibration import shipped
+from qa.answering.calibration import load_calibrator
 from qa.answering.citations import ABSTENTION, CheckedAnswer, check, is_abstention
 from qa.answering.generate import Generation, ModelReply
 from qa.answering.judge import judge_answer
@@ -67,10 +67,12 @@ class Answerer:
         self.search = search
 
     def stream(self, question: str, history: History | None = None) -> Iterator[str | QuotePiece | Answer]:
-        """Yield the quote's pieces as the model copies them, then the answer's text once it has
-        passed the checks (or the abstention), then the checked ``Answer``, which records the German
-        form the question was searched in, if any."""
+        """In the "quote" form, yield the quote's pieces as the model copies them, then the answer's
+        text once it has passed the checks (or the abstention); in the "answer" form, the answer's
+        pieces as the model writes them. Then the checked ``Answer``, which records the German form
+        the question was searched in, if any."""
         german = None
+        streamed = False
         for item in self._stream(question, history):
             if isinstance(item, SearchQuery):
                 german = item.german
@@ -78,12 +80,14 @@ class Answerer:
                 if german is not None:
                     notes = [f"searched in German as well: {german}", *item.notes]
                     item = replace(item, searched_as=german, notes=notes)
-                yield _MARKER.sub("", item.text).strip()
+                if not streamed:
+                    yield _MARKER.sub("", item.text).strip()
                 yield item
             else:
+                streamed = streamed or isinstance(item, str)
                 yield item
 
-    def _stream(self, question: str, history: History | None) -> Iterator[QuotePiece | Answer | SearchQuery]:
+    def _stream(self, question: str, history: History | None) -> Iterator[str | QuotePiece | Answer | SearchQuery]:
         started = time.perf_counter()
         timings: dict[str, float] = {}
         language = detect_language(question)
@@ -114,23 +118,26 @@ class Answerer:
             yield _abstention(language, standalone, timings, started, [far], first_token=True)
             return
 
-        messages, offered = answer_messages(hits, language, standalone)
+        quoting = self.settings.answer_form == "quote"
+        messages, offered = answer_messages(hits, language, standalone, self.settings.answer_form)
         mark = time.perf_counter()
-        generation = Generation(
-            self.llm(), messages, [one_line(h.sentence) for h in offered], self.settings.max_answer_tokens
-        )
+        sentences = [one_line(h.sentence) for h in offered]
+        generation = Generation(self.llm(), messages, sentences, self.settings.max_answer_tokens, quoting)
         for field, text in generation.pieces():
             timings.setdefault("first_token", _since(started))
-            if field == "quote":
+            if field == "quote" and quoting:
                 yield QuotePiece(text)
+            elif field == "answer" and not quoting:
+                # Without a quote the answer streams as it is written; the final text may differ.
+                yield text
         timings["generate"] = _since(mark)
 
         mark = time.perf_counter()
         reply = generation.reply()
         log.debug("model reply: %s", generation.raw)
         usable = reply.text and not is_abstention(reply.text)
-        quote = locate(reply.quote, offered, reply.sources) if usable else None
-        if usable and quote is None:
+        quote = locate(reply.quote, offered, reply.sources) if usable and quoting else None
+        if usable and quoting and quote is None:
             note = "abstained: the quote is not a verbatim part of the sentence it names"
             yield _abstention(language, standalone, timings, started, [note])
             return
@@ -150,17 +157,19 @@ class Answerer:
         if checked.abstained:
             yield _abstention(language, standalone, timings, started, checked.notes)
             return
-        assert quote is not None
-        moved = not _cites(checked, offered[quote.index])
-        if moved:
-            # The check cited the sentence that holds the answer's numbers and names, not the one the
-            # model quoted: the evidence is those words of that sentence.
-            quote = _evidence_of(reply.text, checked, offered, standalone, language)
-            if quote is None:
+        moved = quote is not None and not _cites(checked, offered[quote.index])
+        if quote is None or moved:
+            # No quote (the "answer" form), or the check cited the sentence that holds the answer's
+            # numbers and names, not the one the model quoted: the evidence is those words of that
+            # sentence, or, for an answer without numbers and names, its first cited sentence.
+            located = _evidence_of(reply.text, checked, offered, standalone, language)
+            if located is None and moved:
                 note = "abstained: the answer's facts are not in the sentence it quotes"
                 yield _abstention(language, standalone, timings, started, [*checked.notes, note])
                 return
-            checked.notes.append(f"the quote moved to [{quote.index + 1}], which holds the answer's facts")
+            quote = located or _first_cited(checked, offered)
+            if moved:
+                checked.notes.append(f"the quote moved to [{quote.index + 1}], which holds the answer's facts")
         quoted = offered[quote.index]
 
         mark = time.perf_counter()
@@ -168,13 +177,14 @@ class Answerer:
         timings["verify"] = _since(mark)
         refusals, quote = self._quote_checks(reply, quote, offered, in_german, standalone, language, verification)
         verification.signals["quote_moved"] = float(moved)
+        verification.signals["quoted_by_model"] = float(quoting)
         self._calibrate(verification, language)
         if refusals:
             verification.stated = False
         verification.citations = [
             _quoted_evidence(c, quoted, quote, verification.stated) for c in verification.citations
         ]
-        draft = _answer(checked, verification, language, standalone, timings, quote.text)
+        draft = _answer(checked, verification, language, standalone, timings, quote.text if quoting else "")
         if verification.stated or (self.settings.unverified == "mark" and not refusals):
             timings["total"] = _since(started)
             yield draft
@@ -204,13 +214,20 @@ class Answerer:
         foreign = foreign_facts(reply.text, quote.text, question, quoted.sentence, translated)
         grown, missing = widen(quote, quoted.sentence, foreign) if foreign else (quote, [])
         quote = grown
-        # A number, a unit or a German name from nowhere in the quoted sentence withholds the answer;
-        # an English name it lacks (a translated title, a first name from elsewhere) is a signal.
+        if self.settings.answer_form != "quote":
+            # Without a model's quote, an answer may join two cited sentences (a thought finished in
+            # the next): a fact another cited sentence holds is evidence too.
+            others = [c.sentence for c in verification.citations if c.sentence != quoted.sentence]
+            missing = [
+                fact for fact in missing if not any(widen(Quote("", 0, 0, 0), s, [fact])[0].text for s in others)
+            ]
+        # A number, a unit or a German name from nowhere in the evidence withholds the answer; an
+        # English name it lacks (a translated title, a first name from elsewhere) is a signal.
         hard = [fact for fact in missing if not (translated and is_name(fact))]
         if hard:
             refusals.append("not in the quote: " + ", ".join(hard))
         kind = asked_type(question) or asked_type(in_german)
-        mismatch = type_mismatch(kind, quote.text, reply.text)
+        mismatch = type_mismatch(kind, quote.text, reply.text, quoted.sentence)
         if mismatch:
             refusals.append(mismatch)
         before = self._text_before(quoted)
@@ -236,12 +253,13 @@ class Answerer:
         return refusals, quote
 
     def _calibrate(self, verification: Verification, language: str) -> None:
-        """With the shipped calibrator: the confidence is its probability that the draft is right, and
-        the draft counts as stated when no number, name or noun is missing and that probability
-        reaches ``min_calibrated``. The verifier's own confidence is kept as a signal."""
-        calibrator = shipped() if self.settings.min_calibrated > 0 else None
-        if calibrator is None:
+        """With a calibrator (the setting ``calibrator``): the confidence is its probability that the
+        draft is right, and the draft counts as stated when no number, name or noun is missing and
+        that probability reaches ``min_calibrated``. The verifier's own confidence is kept as a
+        signal."""
+        if not self.settings.calibrator:
             return
+        calibrator = load_calibrator(self.settings.calibrator)
         probability = calibrator.probability(verification.signals, language)
         verification.signals["verifier_confidence"] = verification.confidence
         verification.confidence = probability
@@ -287,6 +305,12 @@ def _cites(checked: CheckedAnswer, hit: SentenceHit) -> bool:
     return any((c.doc_id, c.sentence_index) == (hit.doc_id, hit.sentence_index) for c in checked.citations)
 
 
+def _first_cited(checked: CheckedAnswer, offered: Sequence[SentenceHit]) -> Quote:
+    """The first cited sentence, whole."""
+    index = next(i for i, hit in enumerate(offered) if _cites(checked, hit))
+    return Quote(offered[index].sentence, index, 0, len(offered[index].sentence))
+
+
 def _evidence_of(
     answer: str, checked: CheckedAnswer, offered: Sequence[SentenceHit], question: str, language: str
 ) -> Quote | None:
@@ -303,10 +327,13 @@ def _evidence_of(
 
 
 def _quoted_evidence(citation: Citation, quoted: SentenceHit, quote: Quote, stated: bool) -> Citation:
-    """The quoted sentence's evidence is the quote itself (document offsets); it states the answer
-    when the answer is stated."""
+    """The quoted sentence's evidence is the quote itself (document offsets), unless the quote is the
+    whole sentence (the verifier's span is finer then); it states the answer when the answer is
+    stated."""
     if (citation.doc_id, citation.sentence_index) != (quoted.doc_id, quoted.sentence_index):
         return citation
+    if quote.start == 0 and quote.end == len(quoted.sentence):
+        return replace(citation, verdict="states" if stated else "related")
     start, end = quoted.start + quote.start, quoted.start + quote.end
     return replace(citation, evidence_start=start, evidence_end=end, verdict="states" if stated else "related")
 

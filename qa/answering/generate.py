@@ -28,29 +28,27 @@ class ModelReply:
     quote: str = ""
 
 
-def answer_schema(sentences: list[str]) -> dict[str, Any]:
-    """The reply: the numbers of the offered sentences that hold the answer, a run of words copied
-    from the first of them (``sentences[n - 1]`` as the prompt shows sentence ``[n]``), then the
-    answer."""
+def answer_schema(sentences: list[str], quote: bool = True) -> dict[str, Any]:
+    """The reply: the numbers of the offered sentences that hold the answer, with ``quote`` a run of
+    words copied from one of them (``sentences[n - 1]`` as the prompt shows sentence ``[n]``), then
+    the answer."""
     numbers = list(range(1, len(sentences) + 1))
     texts = {str(n): sentence for n, sentence in enumerate(sentences, start=1)}
-    return {
-        "type": "object",
-        "properties": {
-            "sources": {"type": "array", "items": {"type": "integer", "enum": numbers}},
-            "quote": {"type": "string", QUOTE_KEY: {"of": "sources", "texts": texts}},
-            "answer": {"type": "string"},
-        },
-        "required": ["sources", "quote", "answer"],
-    }
+    properties: dict[str, Any] = {"sources": {"type": "array", "items": {"type": "integer", "enum": numbers}}}
+    if quote:
+        properties["quote"] = {"type": "string", QUOTE_KEY: {"of": "sources", "texts": texts}}
+    properties["answer"] = {"type": "string"}
+    return {"type": "object", "properties": properties, "required": list(properties)}
 
 
 class Generation:
     """The reply as it streams: ``pieces()`` yields the visible answer text, ``quotes()`` the quote's,
     ``raw`` the JSON so far."""
 
-    def __init__(self, llm: ChatModel, messages: list[dict[str, str]], sentences: list[str], max_tokens: int):
-        self._stream = llm.stream(messages, answer_schema(sentences), max_tokens)
+    def __init__(
+        self, llm: ChatModel, messages: list[dict[str, str]], sentences: list[str], max_tokens: int, quote: bool
+    ):
+        self._stream = llm.stream(messages, answer_schema(sentences, quote), max_tokens)
         self._raw: list[str] = []
 
     @property

@@ -9,10 +9,14 @@ from qa.retrieval import SentenceHit
 Messages = list[dict[str, str]]
 
 
-def answer_messages(hits: list[SentenceHit], language: str, question: str) -> tuple[Messages, list[SentenceHit]]:
-    """The prompt's messages and the sentences in number order (``offered[n - 1]`` is ``[n]``)."""
+def answer_messages(
+    hits: list[SentenceHit], language: str, question: str, form: str = "answer"
+) -> tuple[Messages, list[SentenceHit]]:
+    """The prompt's messages and the sentences in number order (``offered[n - 1]`` is ``[n]``).
+    ``form`` is the prompt: "answer" (sources, then the answer) or "quote" (sources, a quote, then
+    the answer)."""
     context, offered = numbered_context(hits, language)
-    return render("answer", language, context=context, question=question), offered
+    return render(form, language, context=context, question=question), offered
 
 
 def numbered_context(hits: list[SentenceHit], language: str) -> tuple[str, list[SentenceHit]]:

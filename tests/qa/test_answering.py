@@ -30,11 +30,11 @@ def run(answerer_, question, history=None):
     """The text streamed (the quote's pieces, then the answer's text) and the final answer."""
     items = list(answerer_.stream(question, history))
     assert isinstance(items[-1], Answer) and all(isinstance(i, str | QuotePiece) for i in items[:-1])
-    quote = "".join(i.text for i in items[:-1] if isinstance(i, QuotePiece))
+    quotes = [i.text for i in items[:-1] if isinstance(i, QuotePiece)]
     text = [i for i in items[:-1] if isinstance(i, str)]
-    # The answer's text is passed on once, after the quote, when it has passed the checks.
-    assert len(text) == 1 and all(isinstance(i, QuotePiece) for i in items[:-2])
-    return text[0], items[-1], quote
+    # The quote's pieces come first; with a quote, the answer's text is passed on once, after it.
+    assert items[: len(quotes)] == [QuotePiece(q) for q in quotes] and (not quotes or len(text) == 1)
+    return "".join(text), items[-1], "".join(quotes)
 
 
 def reply(answer, quote="rund eine Stunde", sources=(1,)):
@@ -43,7 +43,7 @@ def reply(answer, quote="rund eine Stunde", sources=(1,)):
 
 def test_streams_the_quote_then_the_checked_answer():
     model = ScriptedModel(reply("Rund eine Stunde."))
-    streamed, answer, quote = run(answerer(model), "Wie lange traf Lawrow Kim?")
+    streamed, answer, quote = run(answerer(model, answer_form="quote"), "Wie lange traf Lawrow Kim?")
     assert quote == "rund eine Stunde" and answer.quote == "rund eine Stunde"
     assert streamed == "Rund eine Stunde."
     assert answer.text == "Rund eine Stunde [1]." and answer.language == "de" and answer.answerable
@@ -70,25 +70,27 @@ def test_low_retrieval_score_abstains_without_asking_the_model():
 def test_a_reply_without_a_quote_is_no_answer():
     """A backend that cannot be held to JSON gives plain text: no quote, so no answer."""
     for text in ("Rund eine Stunde [1].", reply("Rund eine Stunde.", quote="")):
-        streamed, answer, _ = run(answerer(ScriptedModel(text)), "Wie lange traf Lawrow Kim?")
+        streamed, answer, _ = run(answerer(ScriptedModel(text), answer_form="quote"), "Wie lange traf Lawrow Kim?")
         assert not answer.answerable and streamed == ABSTENTION["de"]
         assert "the quote is not a verbatim part of the sentence it names" in answer.notes[-1]
 
 
 def test_a_quote_that_is_not_in_its_sentence_is_no_answer():
     """A server holds the quote to a string only: the code checks it against the sentence it names."""
-    _, answer, _ = run(answerer(ScriptedModel(reply("Rund zwei Stunden.", "rund zwei Stunden"))), "Wie lange?")
+    model = ScriptedModel(reply("Rund zwei Stunden.", "rund zwei Stunden"))
+    _, answer, _ = run(answerer(model, answer_form="quote"), "Wie lange?")
     assert not answer.answerable and answer.withheld is None
 
 
 def test_a_unit_that_is_not_in_the_quote_is_not_shown():
     """The sentence says one hour; an answer that makes it one minute changes the unit."""
     model = JudgingModel(0.99, reply("About one minute."))
-    streamed, answer, _ = run(answerer(model), "How long did Lavrov meet Kim?")
+    streamed, answer, _ = run(answerer(model, answer_form="quote"), "How long did Lavrov meet Kim?")
     assert not answer.answerable and streamed == ABSTENTION["en"]
     assert answer.withheld.text.startswith("About one minute") and not answer.withheld.verified
     assert "not in the quote: min" in answer.notes[-1]
-    _, kept, _ = run(answerer(JudgingModel(0.99, reply("About an hour."))), "How long did Lavrov meet Kim?")
+    model = JudgingModel(0.99, reply("About an hour."))
+    _, kept, _ = run(answerer(model, answer_form="quote"), "How long did Lavrov meet Kim?")
     assert kept.answerable and kept.quote == "rund eine Stunde"
 
 
@@ -99,7 +101,7 @@ def test_a_number_that_is_not_in_the_sentence_is_not_shown():
 
 def test_a_quote_too_short_for_the_answer_grows_within_its_sentence():
     model = JudgingModel(0.99, reply("Der Minister traf Kim eine Stunde lang.", quote="Der Minister"))
-    _, answer, _ = run(answerer(model), "Wer traf Kim?")
+    _, answer, _ = run(answerer(model, answer_form="quote"), "Wer traf Kim?")
     assert answer.answerable and answer.quote == "Der Minister traf auf Kim selbst - für rund eine Stunde"
     assert answer.signals["quote_grown"] == 1.0
 
@@ -109,7 +111,9 @@ def test_a_quote_from_a_sentence_without_the_answer_moves_to_the_one_that_holds_
     model = JudgingModel(0.99, reply("Zuletzt 2018.", quote="Lawrow kam nach Pjöngjang", sources=(1,)))
     year = "Zuletzt war Lawrow 2018 in Nordkorea."
     third = SentenceHit("003", "Titel", "seeds/003.txt", 9, year, 200, 200 + len(year), 0.9, 0.9, 1.0)
-    _, answer, _ = run(answerer(model, hits=(other, third)), "Wann war Lawrow zuletzt in Nordkorea?")
+    _, answer, _ = run(
+        answerer(model, hits=(other, third), answer_form="quote"), "Wann war Lawrow zuletzt in Nordkorea?"
+    )
     assert answer.answerable and answer.quote == "2018" and answer.signals["quote_moved"] == 1.0
     assert [c.sentence for c in answer.citations] == [year] and answer.citations[0].evidence == "2018"
 
@@ -120,11 +124,20 @@ def test_a_how_many_question_answered_with_a_name_abstains():
     assert not answer.answerable and "the question asks how many, the answer has no number" in answer.notes[-1]
 
 
-def test_an_answer_of_the_wrong_type_is_withheld():
+@pytest.mark.parametrize("form", ["answer", "quote"])
+def test_an_answer_of_the_wrong_type_is_withheld(form):
     model = JudgingModel(0.99, reply("Kim.", quote="Kim"))
-    _, answer, _ = run(answerer(model), "Welche Farbe hatte der Wagen des Ministers?")
+    _, answer, _ = run(answerer(model, answer_form=form), "Welche Farbe hatte der Wagen des Ministers?")
     assert not answer.answerable and answer.withheld is not None
     assert "the question asks for a colour, and the quote or the answer gives none" in answer.notes[-1]
+
+
+def test_without_a_quote_the_evidence_is_found_in_code_and_nothing_streams_before_the_checks():
+    model = JudgingModel(0.99, reply("Rund eine Stunde.", quote=""))
+    streamed, answer, quote = run(answerer(model), "Wie lange traf Lawrow Kim?")
+    assert quote == "" and answer.quote == "" and streamed == "Rund eine Stunde."
+    assert answer.answerable and answer.citations[0].evidence == "Stunde"
+    assert answer.signals["quoted_by_model"] == 0.0
 
 
 def test_follow_up_is_rewritten_before_retrieval():
@@ -197,7 +210,7 @@ def test_the_judge_sees_only_the_cited_sentence_the_question_and_the_answer():
     assert asked[-1]["content"] == f"Satz: {SENTENCE}\nFrage: Wie lange traf Lawrow Kim?\nAntwort: Rund eine Stunde."
     assert answer.answerable and answer.verified and answer.signals["judge"] == 0.8
     assert answer.confidence == pytest.approx(0.8) and answer.citations[0].verdict == "states"
-    assert answer.citations[0].evidence == "rund eine Stunde" and "judge" in answer.timings
+    assert answer.citations[0].evidence == "Stunde" and "judge" in answer.timings
 
 
 def test_without_the_judge_the_terms_decide():

@@ -71,7 +71,25 @@ def test_off_topic_question_abstains_before_the_model(seed_engine):
     assert answer.text == ABSTENTION["de"] and "generate" not in answer.timings
 
 
-def test_stream_yields_the_quote_then_the_checked_answer(seed_engine):
+def test_stream_yields_pieces_before_the_final_answer(seed_engine):
+    items = list(seed_engine.stream(QUESTIONS["de-08"]["question"]))
+    pieces, answer = items[:-1], items[-1]
+    assert isinstance(answer, Answer) and pieces and all(isinstance(p, str) for p in pieces)
+    assert "Wonsan" in "".join(pieces) and "Wonsan" in answer.text
+    assert 0 < answer.timings["first_token"] < answer.timings["total"]
+    assert WONSAN in [c.sentence for c in answer.citations]
+    assert Answer.from_dict(answer.to_dict()) == answer
+
+
+@pytest.fixture
+def quoting(seed_engine, monkeypatch):
+    """The seed engine in the "quote" form: the model copies its evidence before it answers."""
+    monkeypatch.setattr(seed_engine, "settings", seed_engine.settings.replace(answer_form="quote"))
+    return seed_engine
+
+
+def test_in_the_quote_form_the_stream_yields_the_quote_then_the_checked_answer(quoting):
+    seed_engine = quoting
     items = list(seed_engine.stream(QUESTIONS["de-01"]["question"]))
     quote, (text, answer) = items[:-2], items[-2:]
     assert isinstance(answer, Answer) and quote and all(isinstance(p, QuotePiece) for p in quote)
@@ -79,8 +97,6 @@ def test_stream_yields_the_quote_then_the_checked_answer(seed_engine):
     assert name in "".join(p.text for p in quote) and name in text and name in answer.text
     assert "".join(p.text for p in quote) in answer.quote
     assert any(answer.quote in c.sentence and c.evidence == answer.quote for c in answer.citations)
-    assert 0 < answer.timings["first_token"] < answer.timings["total"]
-    assert WONSAN in [c.sentence for c in answer.citations]
     assert Answer.from_dict(answer.to_dict()) == answer
 
 
@@ -157,7 +173,7 @@ def test_guided_decoding_copies_a_verbatim_quote_in_fewer_steps_than_the_grammar
     question = QUESTIONS[question_id]
     hits = seed_engine._retrieve_for_answer(question["question"], seed_engine.settings.prompt_sentences)
     context, offered = numbered_context(hits, question["language"])
-    messages = render("answer", question["language"], context=context, question=question["question"])
+    messages = render("quote", question["language"], context=context, question=question["question"])
     sentences = [one_line(h.sentence) for h in offered]
     schema = answer_schema(sentences)
     llm = seed_engine.llm
@@ -195,7 +211,7 @@ def test_a_quote_that_is_not_in_its_sentence_cannot_be_produced(seed_engine):
     hits = seed_engine._retrieve_for_answer(question, seed_engine.settings.prompt_sentences)
     context, offered = numbered_context(hits, "en")
     sentences = [one_line(h.sentence) for h in offered]
-    messages = render("answer", "en", context=context, question=question)
+    messages = render("quote", "en", context=context, question=question)
     reply = parse_reply("".join(seed_engine.ready_llm().stream(messages, answer_schema(sentences), 200)))
     assert reply.sources and reply.quote, reply
     assert any(reply.quote in sentences[n - 1] for n in reply.sources), reply
@@ -204,7 +220,8 @@ def test_a_quote_that_is_not_in_its_sentence_cannot_be_produced(seed_engine):
 NUMBERED = ["en-14", "en-22", "en-28", "de-16", "de-22"]
 
 
-def test_a_shown_answer_has_no_number_its_quote_lacks(seed_engine):
+def test_a_shown_answer_has_no_number_its_quote_lacks(quoting):
+    seed_engine = quoting
     for question_id in NUMBERED:
         question = QUESTIONS[question_id]["question"]
         answer = seed_engine.ask(question)

@@ -71,3 +71,30 @@ def test_it_is_kept_as_plain_numbers_and_read_back(tmp_path):
 def test_missing_signals_take_their_defaults():
     values = features({"judge": 0.7}, "en")
     assert values["judge"] == 0.7 and values["english"] == 1.0 and values["type_fits"] == FEATURES["type_fits"]
+
+
+def test_the_chain_decides_by_the_calibrator_it_is_given(tmp_path):
+    """A calibrator that trusts the judge: a draft the judge doubts is withheld, with the
+    calibrator's probability as its confidence."""
+    from tests.qa.test_answering import JudgingModel, answerer, reply, run
+
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "predictions.jsonl").write_text("\n".join(json.dumps(r) for r in rows(7)) + "\n")
+    path = tmp_path / "calibrator.json"
+    calibrate([folder]).calibrator.save(path)
+    for judge, shown in ((0.95, True), (0.05, False)):
+        model = JudgingModel(judge, reply("Rund eine Stunde."))
+        _, answer, _ = run(answerer(model, calibrator=str(path), min_calibrated=0.5), "Wie lange traf Lawrow Kim?")
+        drafted = answer if shown else answer.withheld
+        assert answer.answerable is shown and drafted is not None
+        assert answer.confidence == Calibrator.load(path).probability(answer.signals, "de")
+        assert answer.signals["verifier_confidence"] == pytest.approx(judge)
+
+
+def test_a_calibrator_that_cannot_be_read_is_one_clear_error(tmp_path):
+    from qa.answering.calibration import CalibratorError, load_calibrator
+
+    (tmp_path / "broken.json").write_text("{not json")
+    with pytest.raises(CalibratorError, match="cannot be read"):
+        load_calibrator(str(tmp_path / "broken.json"))
