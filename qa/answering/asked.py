@@ -4,8 +4,10 @@ The question's type comes from its wording, German or English: how many → a nu
 percentage or a fraction; when → a date or a time; which colour → a colour; which politician → a
 person's name, not a party; what is it called → a name. The quote is German (it is copied from a
 German sentence); the answer is in the question's language. A type that is not recognised checks
-nothing. The question's subject is checked too: a cited sentence about something else (none of the
-question's names in it, in the text just before it, or in its article's title) is not evidence.
+nothing. The question's subject is measured too (the share of the question's names in the cited
+sentence, the text just before it, or its article's title): a signal for the calibrator, not a
+refusal, since as one it withheld right answers ("Austria's refugee coordinator" → "Christian Konrad,
+Flüchtlingskoordinator der Regierung").
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""The quote an answer is written from: found again, verbatim, in its sentence; and the answer held
-to it. Every number of the answer, and every unit or currency, must come from the quote (or from
-the question); a name must come from the quote, the question or, for an English answer that
-translates, its sentence.
+"""The quote an answer is written from (the model's, or the words of a cited sentence that the code
+finds): found again, verbatim, in its sentence; and the answer held to it. Every number of the
+answer, and every unit or currency, must come from the quote (or from the question); a name must
+come from the quote, the question or, for an English answer that translates, its sentence.
 
 The model was shown each sentence on one line with straight double quotes as single ones
 (``prompt.one_line``); the quote is looked up in that form and mapped back to the sentence's own
