@@ -47,7 +47,8 @@ def detect_language(text: str) -> str:
     that the identifier cannot place: "Lawrow traf Kim.")."""
     if not _WORD.search(text):
         return "de"
-    language, probability = _language_identifier().classify(text)
+    identifier = _language_identifier()
+    language, probability = identifier.classify(text) if identifier else ("de", 0.0)
     if probability >= SURE:
         return "en" if language == "en" else "de"
     german, english = language_evidence(text)
@@ -71,8 +72,14 @@ def _language_identifier():  # -> py3langid.langid.LanguageIdentifier (the packa
             if _identifier is None:
                 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-                identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+                try:
+                    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+                except OSError as error:
+                    # Its model is unpacked to a temporary file: on a full disk the function words decide.
+                    log.warning("the language identifier cannot load (%s); function words decide", error)
+                    _identifier = False
+                    return None
                 identifier.set_languages(["de", "en"])
                 log.debug("loaded the language identifier (py3langid, de/en)")
                 _identifier = identifier
-    return _identifier
+    return _identifier or None

@@ -49,6 +49,9 @@ CITATION_KEYS = {
     "also",
 }
 QUESTION_METRICS = {
+    "wrong_sentence_cited",
+    "gold_cited_misread",
+    "unanswerable_answered",
     "correct",
     "token_f1",
     "gold_cited",
