@@ -194,7 +194,7 @@ def test_the_retry_is_stricter_and_its_faithful_rendering_is_shown():
 
 
 def test_the_chat_page_shows_the_german_sentence_alone_with_one_short_note():
-    from tests.qa.test_chat_render import TranslatingEngine, _page_with_answer
+    from tests.qa.chat.test_render import TranslatingEngine, _page_with_answer
 
     check = check_translation("Lavrov last visited North Korea last year.", VISIT)
     page, session = _page_with_answer(TranslatingEngine(UnfaithfulTranslationError(check)))

@@ -12,8 +12,9 @@ from index.errors import UserError
 from index.loading import load_document, load_documents
 from index.sentences import split_sentences
 from qa.evaluation.squad import _as_loaded, load_squad
+from tests.conftest import DATA
 
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "squad_sample.json"
+SAMPLE = DATA / "squad_sample.json"
 BIG = 10_000_000
 
 

@@ -1,5 +1,5 @@
 """The schema-guided decoder against a scripted model: the skeleton is forced, values stay valid, the
-model's preferred valid token wins. The real model runs it in tests/qa/test_answers.py."""
+model's preferred valid token wins. The real model runs it in tests/qa/answering/test_chain_real_model.py."""
 
 from __future__ import annotations
 

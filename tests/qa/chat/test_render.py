@@ -1,5 +1,5 @@
 """The chat page's HTML and per-visitor state, on hand-made answers (the page itself is tested in
-test_chat_app.py and test_chat_browser.py with the real engine)."""
+tests/qa/chat/test_app.py and test_browser.py with the real engine)."""
 
 import re
 from dataclasses import replace

@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from tests.conftest import ROOT, seed_questions
-from tests.qa.test_chat_app import free_port
+from tests.qa.chat.test_app import free_port
 from tests.qa.test_cli import OFFLINE
 
 pytestmark = pytest.mark.slow

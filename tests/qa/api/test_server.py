@@ -23,7 +23,7 @@ from qa.articles import ArticleLibrary
 from qa.chat import build_app, mount
 from qa.engine import Engine
 from tests.conftest import ROOT, SEEDS, seed_questions
-from tests.qa.test_answers import ANSWERED
+from tests.qa.answering.test_chain_real_model import ANSWERED
 
 pytestmark = pytest.mark.slow
 
@@ -137,7 +137,7 @@ def test_bad_requests_get_one_clear_sentence_and_a_status(api):
 
 
 def test_eight_concurrent_clients_each_get_their_own_answer(api, seed_engine):
-    ids = ANSWERED  # questions the model answers from the gold sentence (tests/qa/test_answers.py)
+    ids = ANSWERED  # questions the model answers from the gold sentence (tests/qa/answering/test_chain_real_model.py)
     results: dict[str, dict] = {}
 
     def ask(question_id: str, stream: bool) -> None:

@@ -76,7 +76,7 @@ def test_missing_signals_take_their_defaults():
 def test_the_chain_decides_by_the_calibrator_it_is_given(tmp_path):
     """A calibrator that trusts the judge: a draft the judge doubts is withheld, with the
     calibrator's probability as its confidence."""
-    from tests.qa.test_answering import JudgingModel, answerer, reply, run
+    from tests.qa.answering.test_chain_scripted import JudgingModel, answerer, reply, run
 
     folder = tmp_path / "run"
     folder.mkdir()

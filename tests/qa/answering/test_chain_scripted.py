@@ -1,5 +1,5 @@
 """The answering chain around the model, with a scripted model. Real-model tests are in
-test_answers.py."""
+tests/qa/answering/test_chain_real_model.py."""
 
 import json
 

@@ -2,14 +2,14 @@
 how it agrees with answers labelled by hand."""
 
 import json
-from pathlib import Path
 
 import pytest
 
 from qa.evaluation.equivalence import Date, Quantity, facts
 from qa.evaluation.metrics import alias_occurs, answer_correct
+from tests.conftest import DATA
 
-LABELLED = Path(__file__).parent.parent / "data" / "labelled_answers.jsonl"
+LABELLED = DATA / "labelled_answers.jsonl"
 
 
 @pytest.mark.parametrize(

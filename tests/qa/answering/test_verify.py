@@ -1,5 +1,5 @@
 """Claim verification without the model: terms, the confidence it combines, verdicts and evidence
-spans. The judge's probability is given; tests/qa/test_answers.py asks the real model."""
+spans. The judge's probability is given; tests/qa/answering/test_chain_real_model.py asks the real model."""
 
 import numpy as np
 import pytest
