@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # The browser the chat page's test drives: Debian's chromium (root installs it; others through sudo).
 SUDO   := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test browser bench clean
+.PHONY: run test check browser bench clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,13 @@ test: $(STAMP) browser
 	$(BIN)/ruff check qa index tests benchmarks
 	$(BIN)/pytest
 
-# Each benchmark writes benchmarks/results/<name>.json and .md; see README "Performance".
+# The fast loop (about a minute): lint, and the tests that need neither the real LLM, a server, a browser
+# nor many processes (markers in pyproject.toml). `make test` runs them all, as CI does.
+check: $(STAMP)
+	$(BIN)/ruff check qa index tests benchmarks
+	$(BIN)/pytest -m "not llm and not server and not browser and not slow"
+
+# Each benchmark writes benchmarks/results/<name>.json and .md; see docs/benchmarks.md.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/indexing.py
 	$(BIN)/python benchmarks/answering.py --every 3

@@ -121,7 +121,7 @@ def main() -> None:
         tempfile.TemporaryDirectory(prefix="answering-") as scratch,
         open_engine(corpus=SEEDS, index_dir=Path(scratch) / "ours", chat_model=models.get("ours")) as engine,
     ):
-        documents = engine.corpus().documents
+        documents = engine.documents()
         engine.retrieve("Lawrow")  # loads the embedder and the lexical index outside the timings
         if "ours" in args.systems and hasattr(engine, "warm_up"):
             engine.warm_up()  # as the engine's own faces warm it: model, and its prompts' fixed starts
@@ -223,7 +223,7 @@ def _token_counter(model: ChatModel) -> Tokenize | None:
 
 def answer_ours(engine: Engine, model: Metered, question: dict[str, Any]) -> dict[str, Any]:
     model.reset()
-    prediction = predict(engine, question)
+    prediction = predict(engine, question, engine.article_text)
     return {"system": "ours", **prediction, **model.counts()}
 
 

@@ -31,7 +31,7 @@ from qa import open_engine  # noqa: E402
 from qa.evaluation.metrics import compute_metrics  # noqa: E402
 from qa.evaluation.report import summary_text  # noqa: E402
 from qa.evaluation.runner import predict  # noqa: E402
-from qa.llm import make_llm  # noqa: E402
+from qa.llm import TracesReplies, make_llm  # noqa: E402
 from qa.settings import Settings  # noqa: E402
 
 
@@ -49,12 +49,12 @@ def main() -> None:
 
     recorder = _Recorder(None if args.replay else make_llm(Settings.load()), args.replay)
     with tempfile.TemporaryDirectory() as folder, open_engine(index_dir=folder, chat_model=recorder) as engine:
-        documents = engine.corpus().documents
+        documents = engine.documents()
         engine.ready_llm()
         predictions = []
         for question in tqdm(questions, desc="Answering", unit="question"):
             recorder.question_id = question["id"]
-            predictions.append(predict(engine, question))
+            predictions.append(predict(engine, question, engine.article_text))
         for prediction in predictions:
             for citation in prediction["citations"]:
                 text = documents[citation["doc_id"]].text
@@ -93,7 +93,7 @@ class _Recorder:
         return float(self._next(lambda: self.model.judge(messages, yes, no)))
 
     def reply_trace(self):
-        return self.model.reply_trace() if self.model is not None and hasattr(self.model, "reply_trace") else None
+        return self.model.reply_trace() if isinstance(self.model, TracesReplies) else None
 
     def _next(self, make):
         replies = self.replies.setdefault(self.question_id, [])

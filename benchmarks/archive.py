@@ -27,7 +27,7 @@ every peak resident set (VmHWM, or ``ru_maxrss`` from ``wait4``) belongs to one 
    second time, so the share of the ceiling is this extrapolation against the measured run.
 5. **answering**: a new ``Engine``, the embedded LLM readied, ``--ask`` questions through
    ``Engine.ask``; seconds per answer, RSS sampled every 0.1 s, and the peak.
-6. **the in-memory corpus at scale**: ``qa.corpus.Corpus`` built directly from ``StoredDocument``s of
+6. **the in-memory corpus at scale**: ``index.snapshot.Snapshot`` built directly from ``StoredDocument``s of
    generated articles (the project's record reader, sentence splitter and chunker; no embedding, no
    Chroma, no near-duplicate links), at each ``--scale`` size in its own process: RSS before and
    after, build seconds, peak.
@@ -230,26 +230,16 @@ def build_with_random_vectors(dump: Path, index_dir: Path) -> dict[str, Any]:
     _quiet()
     from scale import RandomEmbedding
 
-    from index.builder import IndexBuilder
-    from index.docstore import DocumentStore
-    from index.vectors import VectorStore
+    from index.store import Index, IndexConfig
     from qa.settings import Settings
 
     settings = Settings.load(index_dir=index_dir)
     embedder = RandomEmbedding(embed_batch_size=settings.embed_batch_size)
-    builder = IndexBuilder(
-        DocumentStore(index_dir / "documents.sqlite"),
-        VectorStore(path=index_dir / "chroma", prefix=settings.chroma_collection),
-        embedder,
-        embedder_name=settings.embed_model,
-        chunk_tokens=settings.chunk_tokens,
-        max_file_bytes=settings.max_file_bytes,
-        batch_size=settings.embed_batch_size,
-    )
+    index = Index(IndexConfig.of(settings), embedder=embedder)
     started, cpu = time.perf_counter(), time.process_time()
-    report = builder.update([dump])
+    report = index.update([dump])
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-    builder.docstore.close()
+    index.close()
     return {
         "seconds": seconds - embedder.passage_seconds,
         "random_embedding_s": embedder.passage_seconds,
@@ -274,14 +264,14 @@ def measure_retrieval(index_dir: Path, questions: list[str], k: int, sample: int
     engine = Engine(Settings.load(index_dir=index_dir))
     engine_s = time.perf_counter() - started
     started = time.perf_counter()
-    embed_query(engine.embedder, "Aufwärmen")
+    embed_query(engine.store.embedder, "Aufwärmen")
     embedder_s = time.perf_counter() - started
     rss_models = _memory_mb("VmRSS")
     started = time.perf_counter()
     engine.retrieve(WARM_UP_QUESTION, k)
     first_s = time.perf_counter() - started
     rss_open = _memory_mb("VmRSS")
-    corpus = engine.corpus()
+    snapshot = engine.store.snapshot()
 
     variants: list[tuple[str, dict[str, Any]]] = [("none", {})]
     if filters_supported():
@@ -303,7 +293,7 @@ def measure_retrieval(index_dir: Path, questions: list[str], k: int, sample: int
                 hits = engine.retrieve(question, k, **filters)
                 latencies.append(1000 * (time.perf_counter() - begun))
                 found.append(len(hits))
-                outside += sum(not _within(corpus.documents[hit.doc_id], filters) for hit in hits)
+                outside += sum(not _within(snapshot.documents[hit.doc_id], filters) for hit in hits)
         except UserError as error:  # a filter that no article matches
             rows.append({"filter": name, "error": str(error)})
             continue
@@ -318,11 +308,11 @@ def measure_retrieval(index_dir: Path, questions: list[str], k: int, sample: int
                 "hits_outside_filter": outside,
             }
         )
-    in_window = sum(1 for d in corpus.documents.values() if _within(d, {"since": WINDOW[0], "until": WINDOW[1]}))
-    from_outlet = sum(1 for d in corpus.documents.values() if d.publisher == OUTLET)
+    in_window = sum(1 for d in snapshot.documents.values() if _within(d, {"since": WINDOW[0], "until": WINDOW[1]}))
+    from_outlet = sum(1 for d in snapshot.documents.values() if d.publisher == OUTLET)
     rng = random.Random(seed)
-    rows_sampled = rng.sample(range(len(corpus.sentences)), min(sample, len(corpus.sentences)))
-    texts = [corpus.sentence_text(row) for row in rows_sampled]
+    rows_sampled = rng.sample(range(len(snapshot.sentences)), min(sample, len(snapshot.sentences)))
+    texts = [snapshot.sentence_text(row) for row in rows_sampled]
     result = {
         "engine_s": engine_s,
         "embedder_load_s": embedder_s,
@@ -333,9 +323,9 @@ def measure_retrieval(index_dir: Path, questions: list[str], k: int, sample: int
         "rss_open_mb": rss_open,
         "corpus_and_chroma_mb": round(rss_open - rss_models, 1),
         "peak_rss_mb": _memory_mb("VmHWM"),
-        "documents": len(corpus.documents),
-        "chunks": len(corpus.chunks),
-        "sentences": len(corpus.sentences),
+        "documents": len(snapshot.documents),
+        "chunks": len(snapshot.chunks),
+        "sentences": len(snapshot.sentences),
         "documents_in_window": in_window,
         "documents_from_outlet": from_outlet,
         "latency_rows": rows,
@@ -382,8 +372,8 @@ def measure_answering(index_dir: Path, questions: list[str]) -> dict[str, Any]:
     sampler.start()
     engine = Engine(Settings.load(index_dir=index_dir))
     started = time.perf_counter()
-    engine.corpus()
-    embed_query(engine.embedder, "Aufwärmen")
+    engine.store.snapshot()
+    embed_query(engine.store.embedder, "Aufwärmen")
     index_s = time.perf_counter() - started
     rss_index = _memory_mb("VmRSS")
     started = time.perf_counter()
@@ -430,7 +420,7 @@ def measure_ours_sample(dump: Path, index_dir: Path, questions: list[str], k: in
     from qa.settings import Settings
 
     with Engine(Settings.load(index_dir=index_dir)) as engine:
-        embed_passages(engine.embedder, ["Aufwärmen."])
+        embed_passages(engine.store.embedder, ["Aufwärmen."])
         started, cpu = time.perf_counter(), time.process_time()
         report = engine.index([dump])
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
@@ -440,7 +430,7 @@ def measure_ours_sample(dump: Path, index_dir: Path, questions: list[str], k: in
             begun = time.perf_counter()
             engine.retrieve(question, k)
             latencies.append(1000 * (time.perf_counter() - begun))
-        tokens = sum(count_tokens(d.text) for d in engine.corpus().documents.values())
+        tokens = sum(count_tokens(d.text) for d in engine.documents().values())
     return {
         "system": "ours",
         "documents": report.documents,
@@ -509,7 +499,7 @@ def measure_corpus(articles: int, seed: int) -> dict[str, Any]:
     from index.documents import Sentence
     from index.records import record_document
     from index.sentences import split_sentences
-    from qa.corpus import Corpus
+    from index.snapshot import Snapshot
     from qa.settings import Settings
 
     settings = Settings()
@@ -537,12 +527,12 @@ def measure_corpus(articles: int, seed: int) -> dict[str, Any]:
     gc.collect()
     rss_stored = _memory_mb("VmRSS")
     started = time.perf_counter()
-    corpus = Corpus(stored, 1)
+    snapshot = Snapshot(stored, 1)
     build_s = time.perf_counter() - started
     gc.collect()
     rss_with_both = _memory_mb("VmRSS")
     peak = _memory_mb("VmHWM")
-    sentences, chunks = len(corpus.sentences), len(corpus.chunks)
+    sentences, chunks = len(snapshot.sentences), len(snapshot.chunks)
     text_mb = sum(len(d.document.text.encode()) for d in stored) / 1e6
     return {
         "articles": articles,

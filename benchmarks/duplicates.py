@@ -36,7 +36,7 @@ from index.documents import Sentence
 from index.duplicates import group_sentences
 from index.loading import load_documents
 from index.sentences import split_sentences
-from qa.corpus import group_rows
+from index.snapshot import group_rows
 
 
 def main() -> None:
@@ -108,7 +108,7 @@ def main() -> None:
 
 
 class _Row:
-    """What ``qa.corpus.group_rows`` reads of a sentence row."""
+    """What ``index.snapshot.group_rows`` reads of a sentence row."""
 
     __slots__ = ("doc_id", "index")
 

@@ -65,10 +65,10 @@ def corpus_tokens(corpus: Path) -> int:
 def run_ours(corpus: Path, index_dir: Path) -> tuple[dict[str, Any], list[str], int]:
     """Index ``corpus`` with our engine; returns its figures, the texts it embedded and the batch size."""
     with Engine(Settings.load(index_dir=index_dir)) as engine:
-        embed_passages(engine.embedder, WARM_UP)
+        embed_passages(engine.store.embedder, WARM_UP)
         with Clock() as clock:
             report = engine.index([corpus])
-        snapshot = engine.corpus()
+        snapshot = engine.store.snapshot()
         # The texts it embedded: the sentences (chunk vectors are made from theirs).
         texts = [snapshot.sentence_text(row) for row in range(len(snapshot.sentences))]
         batch_size = engine.settings.embed_batch_size

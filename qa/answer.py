@@ -2,57 +2,28 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import KW_ONLY, asdict, dataclass, field
 from typing import Any
 
-
-@dataclass(frozen=True, slots=True)
-class Copy:
-    """The same statement in another article: a near-duplicate sentence, verbatim
-    ``document.text[start:end]`` of its own document, so that each copy is checked by its own link."""
-
-    doc_id: str
-    title: str
-    sentence_index: int
-    sentence: str
-    start: int
-    end: int
-    date: str | None = None
-    publisher: str | None = None
-    url: str | None = None
-    source: str = ""
-
-    @property
-    def outlet(self) -> str:
-        """Who printed it: the publisher where known, else the article's title."""
-        return self.publisher or self.title
+from index.located import LocatedSentence
 
 
 @dataclass(frozen=True, slots=True)
-class Citation:
-    doc_id: str
-    title: str
-    source: str
-    sentence_index: int
-    #: Verbatim: ``document.text[start:end]``.
-    sentence: str
-    start: int
-    end: int
+class Citation(LocatedSentence):
+    """A sentence an answer cites, with how well it supports the answer and the words that do."""
+
     #: Support of the answer by this sentence, 0..1: similarity, lowered where numbers or names of the
     #: answer are missing from the cited sentences.
     score: float
-    date: str | None = None
-    publisher: str | None = None
+    _: KW_ONLY
     #: "states": the sentence states the answer's claim; "related": it is only about the same thing.
     verdict: str = "related"
     #: The evidence inside the sentence, as offsets in the document text (start <= evidence_start <=
     #: evidence_end <= end): the words that state the claim, for highlighting.
     evidence_start: int | None = None
     evidence_end: int | None = None
-    #: The article's address, when known.
-    url: str | None = None
     #: The same statement in other articles (near-duplicate sentences), best first.
-    also: list[Copy] = field(default_factory=list)
+    also: list[LocatedSentence] = field(default_factory=list)
 
     @property
     def evidence(self) -> str:
@@ -67,7 +38,7 @@ class Citation:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Citation:
         values = {key: value for key, value in data.items() if key != "evidence"}
-        values["also"] = [Copy(**copy) for copy in data.get("also") or []]
+        values["also"] = [LocatedSentence(**copy) for copy in data.get("also") or []]
         return cls(**values)
 
 

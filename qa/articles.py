@@ -110,7 +110,7 @@ class ArticleLibrary:
 
     def articles(self) -> list[ArticleInfo]:
         """Every indexed article, sorted by title."""
-        documents = self.engine.corpus().documents.values()
+        documents = self.engine.documents().values()
         infos = [
             ArticleInfo(
                 doc_id=d.doc_id,
@@ -155,8 +155,8 @@ class ArticleLibrary:
     def remove(self, doc_id: str) -> str:
         """Take an article out of the index; an uploaded article's file is deleted too."""
         with self._lock:
-            document = self.engine.corpus().documents.get(doc_id)
-            version = self.engine.docstore.versions().get(doc_id)
+            document = self.engine.documents().get(doc_id)
+            version = self.engine.store.versions().get(doc_id)
             if version is None:
                 shown = _printable(str(doc_id))
                 raise ArticleError(f"there is no article '{shown}' in the index; reload the list of articles")
@@ -211,7 +211,7 @@ class ArticleLibrary:
         target = self._target(item.name)
         self.uploads_dir.mkdir(parents=True, exist_ok=True)
         backup = self._write(item.staged, target)
-        before = self.engine.docstore.versions()
+        before = self.engine.store.versions()
         try:
             report = self.engine.index([target])
         except BaseException:
@@ -234,7 +234,7 @@ class ArticleLibrary:
             title = document.title if document.title != document.doc_id else target.stem
             (result.added if report.added else result.updated if report.updated else result.unchanged).append(title)
             return
-        indexed = self.engine.docstore.versions()
+        indexed = self.engine.store.versions()
         for document in item.documents:
             if document.doc_id not in indexed or indexed[document.doc_id].source != str(target):
                 continue  # refused by the index (an id another file holds), reported above
@@ -249,7 +249,7 @@ class ArticleLibrary:
     def _target(self, name: str) -> Path:
         """``name`` in the uploads folder, with "-2", "-3", ... added to the stem while its document id
         belongs to an indexed article from another file."""
-        versions = self.engine.docstore.versions()
+        versions = self.engine.store.versions()
         stem, suffix = Path(name).stem, Path(name).suffix
         number = 1
         while True:

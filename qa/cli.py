@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 from index.builder import IndexReport
 from index.errors import UserError
 from index.records import parse_fields
+from index.store import IndexConfig, set_aside_damaged
 from qa.answer import Answer
-from qa.engine import Engine, open_engine, set_aside_damaged
+from qa.engine import Engine, Retrieval, open_engine
 from qa.filters import ArticleFilter, FilterError
-from qa.retrieval import Retrieval
 from qa.settings import LLM_BACKENDS, Settings
 
 if TYPE_CHECKING:
@@ -61,9 +61,10 @@ def _parser() -> argparse.ArgumentParser:
     index = commands.add_parser("index", help="build or update the index from files or folders")
     index.add_argument(
         "paths",
-        nargs="+",
+        nargs="*",
         type=Path,
-        help="articles (.txt, .md, .html, .pdf), dumps (.jsonl, .csv, .tsv), feeds (.rss, .atom, .xml), or folders",
+        help="articles (.txt, .md, .html, .pdf), dumps (.jsonl, .csv, .tsv), feeds (.rss, .atom, .xml), or folders "
+        "(default: the corpus setting, QA_CORPUS; out of the box the seed articles)",
     )
     index.add_argument(
         "--fields",
@@ -193,10 +194,11 @@ def _fields(spec: str) -> dict[str, str]:
 def _index(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.rebuild:
-        for moved in set_aside_damaged(settings):
+        for moved in set_aside_damaged(IndexConfig.of(settings)):
             print(f"Moved a damaged index file aside: {moved}", file=sys.stderr)
     with Engine(settings) as engine:
-        report = engine.index(args.paths, progress=not args.json, rebuild=args.rebuild, fields=args.fields)
+        paths = args.paths or [settings.corpus]
+        report = engine.index(paths, progress=not args.json, rebuild=args.rebuild, fields=args.fields)
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -326,14 +328,14 @@ def _serving(args: argparse.Namespace) -> Iterator[tuple[Engine, Callable[[], No
     """The engine of ``qa chat`` and ``qa serve``: the address and the index are checked before anything
     slow starts, then the models load in a thread while the caller builds its app; ``ready()`` waits
     for them and says how long the start took."""
-    from qa.api import check_address, warm_up_in_background
+    from qa.serving import check_address, warm_up_in_background
 
     started = time.perf_counter()
     settings = _settings(args)
     check_address(settings)
     overrides = {name: getattr(settings, name) for name in (*_ENGINE_OPTIONS, "chat_host", "chat_port")}
     with open_engine(index_dir=settings.index_dir, **overrides) as engine:
-        engine.corpus()
+        engine.store.snapshot()
         print(f"Loading the index and the models ({engine.llm.description}) …", file=sys.stderr)
         warmed = warm_up_in_background(engine)
         yield engine, lambda: _ready(warmed, started)

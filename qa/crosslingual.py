@@ -4,7 +4,7 @@ BM25 finds nothing of an English question in German text, and the small multilin
 an English question against German sentences much less sharply than the same question in German.
 So the LLM writes the question in German (``prompts/search.en.txt``: eight short examples whose
 evaluated state is kept, so only the question itself is read), and retrieval ranks with both forms:
-dense on each, BM25 on both, and each sentence by its mean similarity to the two (``qa.retrieval``).
+dense on each, BM25 on both, and each sentence by its mean similarity to the two (``index.retrieval``).
 
 Names and numbers survive the small model's translation better than whole phrases, and the English
 question keeps its own dense match: the German form adds to the search rather than replacing it.

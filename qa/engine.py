@@ -5,36 +5,28 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from llama_index.core.base.embeddings.base import BaseEmbedding
-
-from index.builder import IndexBuilder, IndexReport, check_embedder, check_vectors
-from index.docstore import DocumentStore
-from index.embeddings import embed_passages, embed_query, embedder_key, make_embedder
-from index.errors import IndexDamagedError, UserError, storage_error
-from index.metadata import is_current
-from index.vectors import SENTENCES, VectorStore
+from index.builder import IndexReport
+from index.documents import Document
+from index.errors import UserError
+from index.retrieval import HybridRetriever, SentenceHit
+from index.store import Index, IndexConfig
 from qa.answer import Answer, QuotePiece
 from qa.answering import Answerer, History
-from qa.answering.retrieve import candidate_sentences
-from qa.corpus import Corpus
 from qa.crosslingual import PROMPT as SEARCH_PROMPT
 from qa.crosslingual import TRANSLATED, SearchForms, SearchQuery
 from qa.filters import ArticleFilter, DateSpan, FilterError, Outlet, date_span, no_match, outlets
 from qa.llm import ChatModel, make_llm
 from qa.prompts import fixed_starts
-from qa.retrieval import HybridRetriever, Retrieval, SentenceHit
 from qa.settings import UNVERIFIED_POLICIES, Settings
 
 log = logging.getLogger(__name__)
 
-_DOCSTORE = "documents.sqlite"
-_CHROMA = "chroma"
 _MAX_SENTENCES = 20
 
 
@@ -42,10 +34,22 @@ class QuestionError(UserError):
     """The question cannot be asked as it is."""
 
 
-class Engine:
-    """Opens an index folder (document store + Chroma); answers questions with cited sentences.
+@dataclass(frozen=True, slots=True)
+class Retrieval:
+    """The sentences found for a question, and the question as it was searched."""
 
-    Heavy parts (the embedding model, the LLM, the in-memory corpus) load on first use.
+    query: SearchQuery
+    hits: list[SentenceHit]
+
+    def to_dict(self) -> dict:
+        return {"query": self.query.to_dict(), "hits": [hit.to_dict() for hit in self.hits]}
+
+
+class Engine:
+    """The door to the product: an ``Index`` (the articles, their vectors and the retriever) and the
+    ``Answerer`` (the LLM and the checks) under one set of settings.
+
+    Heavy parts (the embedding model, the LLM, the in-memory snapshot) load on first use.
     ``chat_model`` replaces the LLM backend the settings describe, for example to share one loaded
     model between engines.
     """
@@ -53,20 +57,7 @@ class Engine:
     def __init__(self, settings: Settings, chat_model: ChatModel | None = None):
         self.settings = settings
         self.index_dir = settings.index_dir
-        try:
-            self.index_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise storage_error(error, "index folder", self.index_dir) from error
-        self.vectors = VectorStore(
-            path=self.index_dir / _CHROMA,
-            host=settings.chroma_host,
-            port=settings.chroma_port,
-            prefix=settings.chroma_collection,
-        )
-        self.docstore = DocumentStore(self.index_dir / _DOCSTORE)
-        self._embedder: BaseEmbedding | None = None
-        self._corpus: Corpus | None = None
-        self._retriever: HybridRetriever | None = None
+        self.store = Index(IndexConfig.of(settings))
         self._llm = chat_model
         #: Whether the LLM has evaluated and kept the fixed start of every prompt.
         self._llm_ready = False
@@ -76,25 +67,10 @@ class Engine:
         self._search_forms = SearchForms(self.ready_llm, enabled=settings.query_translation == "llm")
 
     @property
-    def embedder(self) -> BaseEmbedding:
-        with self._lock:
-            if self._embedder is None:
-                self._embedder = make_embedder(self.settings.embed_model, self.settings.embed_batch_size)
-            return self._embedder
-
-    @property
     def retriever(self) -> HybridRetriever:
-        with self._lock:
-            if self._retriever is None:
-                self._retriever = HybridRetriever(
-                    self.vectors,
-                    self.embedder,
-                    candidate_chunks=self.settings.candidate_chunks,
-                    rrf_k=self.settings.rrf_k,
-                    lexical_weight=self.settings.lexical_weight,
-                    context_weight=self.settings.context_weight,
-                )
-            return self._retriever
+        """Hybrid retrieval over the index, with the settings' weights."""
+        s = self.settings
+        return self.store.retriever(s.candidate_chunks, s.rrf_k, s.lexical_weight, s.context_weight)
 
     @property
     def llm(self) -> ChatModel:
@@ -108,8 +84,8 @@ class Engine:
         """Load the index, the embedding model and the LLM now rather than on the first question; the
         LLM evaluates (or reads back) the fixed start of every prompt. Returns the seconds each took."""
         return {
-            "index": _timed(self.corpus),
-            "embedding model": _timed(lambda: embed_query(self.embedder, "warm-up")),
+            "index": _timed(self.store.snapshot),
+            "embedding model": _timed(lambda: self.store.embed("warm-up")),
             "LLM": _timed(self.ready_llm),
         }
 
@@ -196,8 +172,9 @@ class Engine:
             partial(self._retrieve_for_answer, article_filter=article_filter),
             self.answer_similarity,
             settings,
-            embed=self.embed_claim,
-            article=self._article_text,
+            embed=self.store.embed,
+            # Read only by a calibrator's article features (question_found, subject_found).
+            article=self.article_text if settings.calibrator else None,
             search=self.search_query,
         )
         return answerer.stream(question, history)
@@ -214,26 +191,22 @@ class Engine:
     ) -> list[SentenceHit]:
         """The ``k`` best sentences, and the sentence after the best one, which often completes it."""
         german = self.search_query(question).german
-        return candidate_sentences(self.retriever, self.corpus(), question, k, article_filter, german)
+        return self.retriever.retrieve(question, k, article_filter, german, following=True)
 
     def search_query(self, question: str) -> SearchQuery:
         """``question`` as retrieval searches it: an English question also in German, as the LLM writes
         it (unless the setting ``query_translation`` is "off")."""
         return self._search_forms.query(question)
 
-    def _article_text(self, doc_id: str) -> str:
-        document = self.corpus().documents.get(doc_id)
+    def article_text(self, doc_id: str) -> str:
+        """An article's title, a line break and its text, as the checks read it; empty for an id the
+        index does not hold."""
+        document = self.store.documents.get(doc_id)
         return f"{document.title}\n{document.text}" if document is not None else ""
-
-    def embed_claim(self, claim: str, passages: list[str]) -> np.ndarray:
-        """Unit vectors: the claim as a query, then the passages (parts of a cited sentence)."""
-        return np.vstack([embed_query(self.embedder, claim), embed_passages(self.embedder, passages)])
 
     def answer_similarity(self, text: str, hits: Sequence[SentenceHit]) -> list[float]:
         """Cosine similarity between ``text`` and each hit's sentence vector."""
-        vector = embed_query(self.embedder, text)
-        stored = self.vectors.vectors(SENTENCES, [hit.vector_id for hit in hits])
-        return [float(stored[hit.vector_id] @ vector) if hit.vector_id in stored else 0.0 for hit in hits]
+        return self.store.similarities(text, [hit.vector_id for hit in hits])
 
     def index(
         self,
@@ -245,27 +218,16 @@ class Engine:
         """Add, update and remove documents so the index matches the files under ``paths``.
         ``rebuild`` first empties the index, for example to change the embedding model. ``fields``
         names a dump's columns where they are not the common ones: ``{"text": "body"}``."""
-        report = self._builder().update([Path(p) for p in paths], progress=progress, rebuild=rebuild, fields=fields)
+        report = self.store.update([Path(p) for p in paths], progress=progress, rebuild=rebuild, fields=fields)
         log.info("indexed %s: %s", [str(p) for p in paths], report.to_dict())
         return report
 
     def remove(self, doc_ids: list[str]) -> IndexReport:
         """Take these documents out of the index; their files are left alone, and ids the index does
         not hold are ignored."""
-        report = self._builder().remove(list(doc_ids))
+        report = self.store.remove(list(doc_ids))
         log.info("removed %s: %s", list(doc_ids), report.to_dict())
         return report
-
-    def _builder(self) -> IndexBuilder:
-        return IndexBuilder(
-            self.docstore,
-            self.vectors,
-            self.embedder,
-            embedder_name=self.settings.embed_model,
-            chunk_tokens=self.settings.chunk_tokens,
-            max_file_bytes=self.settings.max_file_bytes,
-            batch_size=self.settings.embed_batch_size,
-        )
 
     def retrieve(self, question: str, k: int | None = None, **filters: Any) -> list[SentenceHit]:
         """The ``k`` sentences that best answer ``question``, best first; ``since``, ``until`` and
@@ -289,7 +251,7 @@ class Engine:
         article_filter = self.article_filter(since, until, sources)
         query = self.search_query(question)
         started = time.perf_counter()
-        hits = self.retriever.retrieve(self.corpus(), question, k, article_filter, query.german)
+        hits = self.retriever.retrieve(question, k, article_filter, query.german)
         log.debug("retrieved %d hits in %.1f ms", len(hits), 1000 * (time.perf_counter() - started))
         return Retrieval(query, hits)
 
@@ -302,52 +264,33 @@ class Engine:
         article_filter = ArticleFilter.parse(since, until, sources)
         if article_filter.is_empty:
             return None
-        corpus = self.corpus()
-        allowed = corpus.allowed(article_filter)
+        snapshot = self.store.snapshot()
+        allowed = snapshot.allowed(article_filter)
         if allowed is None or not allowed.chunk_count:
-            raise no_match(article_filter, list(corpus.documents.values()))
-        self._ensure_filter_metadata()
+            raise no_match(article_filter, list(snapshot.documents.values()))
+        try:
+            self.store.ensure_filter_metadata()
+        except UserError as error:
+            raise FilterError(
+                f"the index in {self.index_dir} predates filters by date and outlet and cannot be "
+                f"brought up to date now ({error}); run 'qa index' on it again"
+            ) from error
         return article_filter
 
     def outlets(self) -> list[Outlet]:
         """The outlets of the indexed articles with their article counts, sorted by name."""
-        return outlets(self.corpus().documents.values())
+        return outlets(self.store.documents.values())
 
     def date_span(self) -> DateSpan:
         """The earliest and latest date of the indexed articles, and how many have no date."""
-        return date_span(self.corpus().documents.values())
+        return date_span(self.store.documents.values())
 
-    def _ensure_filter_metadata(self) -> None:
-        """An index written before the date and outlet filters gets their metadata once, in place, on
-        its first filtered question: a few seconds per 100,000 vectors, and nothing is embedded again."""
-        if is_current(self.docstore):
-            return
-        with self._lock:
-            if is_current(self.docstore):
-                return
-            log.warning("adding date and outlet metadata to the index in %s (once)", self.index_dir)
-            try:
-                self._builder().migrate_metadata()
-            except UserError as error:
-                raise FilterError(
-                    f"the index in {self.index_dir} predates filters by date and outlet and cannot be "
-                    f"brought up to date now ({error}); run 'qa index' on it again"
-                ) from error
-
-    def corpus(self) -> Corpus:
-        """The current snapshot; reloaded when another run has changed the index."""
-        with self._lock:
-            generation = self.docstore.generation
-            if self._corpus is None or self._corpus.generation != generation:
-                check_embedder(self.docstore, embedder_key(self.settings.embed_model))
-                stored = self.docstore.load_all()
-                chunk_ids = {chunk.chunk_id for item in stored for chunk in item.chunks}
-                check_vectors(self.vectors, chunk_ids, {v for item in stored for v in item.sentence_vector_ids})
-                self._corpus = Corpus(stored, generation, self.docstore.sentence_links())
-            return self._corpus
+    def documents(self) -> Mapping[str, Document]:
+        """The indexed articles by id, as the index holds them now."""
+        return self.store.documents
 
     def is_empty(self) -> bool:
-        return not self.docstore.versions()
+        return self.store.is_empty()
 
     def check_question(self, question: Any) -> str:
         """The question without surrounding white space; ``QuestionError`` when it cannot be asked."""
@@ -359,7 +302,7 @@ class Engine:
         return question.strip()
 
     def close(self) -> None:
-        self.docstore.close()
+        self.store.close()
 
     def __enter__(self) -> Engine:
         return self
@@ -378,36 +321,6 @@ def _check_sentences(sentences: Any) -> int:
     if isinstance(sentences, bool) or not isinstance(sentences, int) or not 1 <= sentences <= _MAX_SENTENCES:
         raise QuestionError(f"the model can read 1 to {_MAX_SENTENCES} sentences per question, not {sentences}")
     return sentences
-
-
-def set_aside_damaged(settings: Settings) -> list[Path]:
-    """Before a rebuild: move a document store or a local Chroma folder that cannot be opened out of the
-    way, renamed ``<name>.damaged-<time>``, so the rebuild starts afresh and nothing is deleted.
-    Returns where each went."""
-    folder = settings.index_dir
-    moved: list[Path] = []
-    try:
-        DocumentStore(folder / _DOCSTORE).close()
-    except IndexDamagedError:
-        moved += _move_aside(folder, (_DOCSTORE, f"{_DOCSTORE}-wal", f"{_DOCSTORE}-shm"))
-    if settings.chroma_host is None:
-        try:
-            VectorStore(path=folder / _CHROMA, prefix=settings.chroma_collection)
-        except IndexDamagedError:
-            moved += _move_aside(folder, (_CHROMA,))
-    return moved
-
-
-def _move_aside(folder: Path, names: tuple[str, ...]) -> list[Path]:
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    moved = []
-    for name in names:
-        if (folder / name).exists():
-            target = folder / f"{name}.damaged-{stamp}"
-            (folder / name).rename(target)
-            log.info("moved the damaged %s aside to %s", name, target)
-            moved.append(target)
-    return moved
 
 
 def open_engine(

@@ -9,9 +9,9 @@ from functools import cache
 from pathlib import Path
 from string import Template
 
-from qa.settings import PROJECT_ROOT
+from qa.resources import data_folder
 
-PROMPTS = PROJECT_ROOT / "prompts"
+PROMPTS = data_folder("prompts")
 _HEADING = re.compile(r"^### (system|user|assistant)\s*$", re.MULTILINE)
 _LABELS = {
     "de": {"article": "Artikel", "question": "Frage", "answer": "Antwort"},

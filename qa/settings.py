@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from index.errors import UserError
+from qa.resources import data_folder
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SEEDS = PROJECT_ROOT / "seeds"
+#: The default corpus: the seed articles and their question set (in a wheel, inside the package).
+SEEDS = data_folder("seeds")
 LLM_BACKENDS = ("embedded", "gguf", "ollama", "openai")
 UNVERIFIED_POLICIES = ("abstain", "mark")
 JUDGES = ("llm", "off")
@@ -57,31 +58,31 @@ class Settings:
     #: a whole, and cost 0.5 s before the first answer word (median, 2 cores).
     prompt_sentences: int = 3
     #: "llm": an English question is also searched in German, as the LLM translates it (about a second
-    #: and a half on 2 cores; README "Retrieval across languages"); "off": every question as asked.
+    #: and a half on 2 cores; docs/evaluation.md "Retrieval across languages"); "off": every question as asked.
     query_translation: str = "llm"
     #: Abstain without asking the model when the best sentence scores below this (calibrated on
     #: seeds/questions.jsonl; the score is close to a cosine similarity).
     abstain_below: float = 0.81
     #: The same for a question searched with its German form: its score is the mean of the English
     #: question's and the German form's similarities, which runs higher than the English question's
-    #: alone (calibrated on the seed and both dev question sets: README "Retrieval across languages").
+    #: alone (calibrated on the seed and both dev question sets: docs/evaluation.md "Retrieval across languages").
     abstain_below_translated: float = 0.825
     #: A sentence supports an answer when the similarity of question + answer to it reaches this;
     #: an answer whose best citation stays below it abstains.
     min_support: float = 0.80
     #: An answer's central claim counts as stated by its citations when the check's confidence reaches
     #: this (0..1). Calibrated on the dev question set: the highest threshold that kept correct,
-    #: gold-cited answers within 3 points of the unverified chain in each language (README "Trust").
+    #: gold-cited answers within 3 points of the unverified chain in each language (docs/evaluation.md "Trust").
     min_confidence: float = 0.4
     #: "answer": the model cites its sentences and answers, and the code finds the evidence (the words
     #: of a cited sentence that hold the answer's numbers and names); "quote": the model copies that
     #: evidence first, a verbatim quote held there by guided decoding, and answers from it. Both are
-    #: checked alike (README "Trust"; "answer" measured better with the embedded model).
+    #: checked alike (docs/evaluation.md "Trust"; "answer" measured better with the embedded model).
     answer_form: str = "answer"
     #: "llm": the LLM judges whether the cited sentences state the answer (a few-shot prompt of its
     #: own, about a second on 2 cores); "off": the terms check alone.
     judge: str = "llm"
-    #: A calibrator file written by ``qa calibrate --out`` (README "Trust"); none by default. With one,
+    #: A calibrator file written by ``qa calibrate --out`` (docs/evaluation.md "Trust"); none by default. With one,
     #: an answer is shown only when its calibrated probability of being right reaches
     #: ``min_calibrated`` (0..1), and that probability is the answer's confidence; min_confidence then
     #: no longer decides.

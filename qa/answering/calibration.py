@@ -6,18 +6,27 @@ P(yes)) and the question's language.
 
 The weights are fitted by ``qa calibrate`` on evaluation runs (``qa.evaluation.calibrate``) and kept
 in a JSON file (the setting ``calibrator``): plain numbers, read without scikit-learn.
+
+Two features are read from the cited articles' whole texts, not from the draft (``ARTICLE_FEATURES``:
+does the article name what the question asks about?). Without a calibrator they decide nothing, so
+the answering chain computes them only for a calibrator that weighs them, and needs no article text
+otherwise; ``qa eval`` computes them for every draft (``qa.evaluation.signals``), with the same
+function, ``article_signals``, so that a calibrator is fitted on the values it will be given.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
 
 from index.errors import UserError
+from qa.answer import Citation
+from qa.answering.asked import subject_found
+from qa.answering.verify import question_found
 
 #: The signals the calibrator reads, and the value each takes where the draft did not record it.
 FEATURES: dict[str, float] = {
@@ -40,6 +49,15 @@ FEATURES: dict[str, float] = {
     "retrieval_rank": 0.0,
     "english": 0.0,
 }
+#: The features read from the cited articles' whole texts (``article_signals``).
+ARTICLE_FEATURES = ("question_found", "subject_found")
+#: The signal the chain records with each draft: the position, among its citations, of the sentence
+#: the answer was written from (its quote's); where ``subject_found`` looks.
+QUOTED_CITATION = "quoted_citation"
+#: The text of an article by its id, as the engine gives it: its title, a line break, its text.
+ArticleText = Callable[[str], str]
+#: How much of the article before the quoted sentence is searched for the question's subject.
+_BEFORE = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +99,38 @@ def features(signals: Mapping[str, float], language: str) -> dict[str, float]:
     values = {name: float(signals.get(name, default)) for name, default in FEATURES.items()}
     values["english"] = float(language == "en")
     return values
+
+
+def article_signals(
+    question: str,
+    in_german: str,
+    citations: Sequence[Citation],
+    quoted: int,
+    article: ArticleText | None,
+    wanted: Collection[str] = ARTICLE_FEATURES,
+) -> dict[str, float]:
+    """The features of ``ARTICLE_FEATURES`` that are ``wanted``, for a draft that answers ``question``
+    (``in_german``: its German form, the question itself when it is German) with ``citations``, of
+    which ``citations[quoted]`` is the sentence the answer was written from:
+
+    - ``question_found``: the share of the question's names that the cited articles mention
+      (``qa.answering.verify.question_found``); left out without ``article``;
+    - ``subject_found``: the share of the German question's names in the quoted sentence, the text
+      of its article just before it (none without ``article``) and its article's title
+      (``qa.answering.asked.subject_found``); 1 for a question without names.
+    """
+    signals: dict[str, float] = {}
+    if "question_found" in wanted and article is not None and citations:
+        texts = [article(doc_id) for doc_id in dict.fromkeys(c.doc_id for c in citations)]
+        signals["question_found"] = round(question_found(question, texts), 4)
+    if "subject_found" in wanted and 0 <= quoted < len(citations):
+        cited = citations[quoted]
+        # ``start`` is an offset in the article's text, and ``article`` puts the title before it: the
+        # window ends that many characters short of the sentence. Kept, so values match earlier runs.
+        before = article(cited.doc_id)[max(0, cited.start - _BEFORE) : cited.start] if article is not None else ""
+        subject = subject_found(in_german, f"{cited.title} {before} {cited.sentence}")
+        signals["subject_found"] = subject if subject is not None else 1.0
+    return signals
 
 
 class CalibratorError(UserError):

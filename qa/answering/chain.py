@@ -15,9 +15,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 
 from index.language import detect_language
+from index.retrieval import SentenceHit
 from qa.answer import Answer, Citation, QuotePiece
-from qa.answering.asked import asked_type, subject_found, type_mismatch
-from qa.answering.calibration import load_calibrator
+from qa.answering.asked import asked_type, type_mismatch
+from qa.answering.calibration import QUOTED_CITATION, article_signals, load_calibrator
 from qa.answering.citations import ABSTENTION, CheckedAnswer, check, is_abstention
 from qa.answering.generate import Generation, ModelReply
 from qa.answering.judge import judge_answer
@@ -28,8 +29,7 @@ from qa.answering.rewrite import History, conversation, rewrite
 from qa.answering.support import restates
 from qa.answering.verify import Embed, Verification, verify
 from qa.crosslingual import SearchQuery
-from qa.llm import ChatModel
-from qa.retrieval import SentenceHit
+from qa.llm import ChatModel, TracesReplies
 from qa.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,8 @@ class Answerer:
         self.similarity = similarity
         self.settings = settings
         self.embed = embed
-        #: The text of an article by its id, to check that a cited article names what is asked.
+        #: The text of an article by its id (title, line break, text): read only for a calibrator that
+        #: weighs whether the cited article names what is asked (``calibration.ARTICLE_FEATURES``).
         self.article = article
         #: Gives the question's German form before retrieval (which searches it too); None: none.
         self.search = search
@@ -178,7 +179,8 @@ class Answerer:
         refusals, quote = self._quote_checks(reply, quote, offered, in_german, standalone, language, verification)
         verification.signals["quote_moved"] = float(moved)
         verification.signals["quoted_by_model"] = float(quoting)
-        self._calibrate(verification, language)
+        verification.signals[QUOTED_CITATION] = float(_position(verification.citations, quoted))
+        self._calibrate(verification, standalone, in_german, language)
         if refusals:
             verification.stated = False
         verification.citations = [
@@ -207,7 +209,7 @@ class Answerer:
         """Whether the answer comes from its quote and the quote answers the question: the reasons
         to withhold the answer (none: it may be shown), and the quote, grown over the words of its
         sentence that hold the answer's facts where the model copied too little. The measured inputs
-        join the verification's signals."""
+        join the verification's signals, and what retrieval and the decoder measured on the way."""
         quoted = offered[quote.index]
         refusals = []
         translated = language != "de"
@@ -230,10 +232,9 @@ class Answerer:
         mismatch = type_mismatch(kind, quote.text, reply.text, quoted.sentence)
         if mismatch:
             refusals.append(mismatch)
-        before = self._text_before(quoted)
-        subject = subject_found(in_german, f"{quoted.title} {before} {quoted.sentence}")
         scores = sorted((h.score for h in offered), reverse=True)
-        trace = self.llm().reply_trace() if hasattr(self.llm(), "reply_trace") else None
+        llm = self.llm()
+        trace = llm.reply_trace() if isinstance(llm, TracesReplies) else None
         verification.signals.update(
             {
                 "quote_words": float(len(quote.text.split())),
@@ -241,7 +242,6 @@ class Answerer:
                 "quote_grown": float(bool(foreign) and len(missing) < len(foreign)),
                 "type_checked": float(kind is not None),
                 "type_fits": float(mismatch is None),
-                "subject_found": subject if subject is not None else 1.0,
                 "retrieval_score": round(quoted.score, 4),
                 "retrieval_gap": round(scores[0] - scores[1], 4) if len(scores) > 1 else 0.0,
                 "retrieval_rank": float(sorted(offered, key=lambda h: -h.score).index(quoted)),
@@ -252,33 +252,31 @@ class Answerer:
             verification.signals["quote_logprob_min"] = round(min(trace.quote_logprobs), 4)
         return refusals, quote
 
-    def _calibrate(self, verification: Verification, language: str) -> None:
+    def _calibrate(self, verification: Verification, question: str, in_german: str, language: str) -> None:
         """With a calibrator (the setting ``calibrator``): the confidence is its probability that the
         draft is right, and the draft counts as stated when no number, name or noun is missing and
-        that probability reaches ``min_calibrated``. The verifier's own confidence is kept as a
-        signal."""
+        that probability reaches ``min_calibrated``. The features read from the cited articles join
+        the signals first, those the calibrator weighs only. The verifier's own confidence is kept as
+        a signal."""
         if not self.settings.calibrator:
             return
         calibrator = load_calibrator(self.settings.calibrator)
+        quoted = int(verification.signals[QUOTED_CITATION])
+        verification.signals.update(
+            article_signals(question, in_german, verification.citations, quoted, self.article, calibrator.weights)
+        )
         probability = calibrator.probability(verification.signals, language)
         verification.signals["verifier_confidence"] = verification.confidence
         verification.confidence = probability
         missing = verification.signals.get("facts_missing", 0.0) > 0
         verification.stated = not missing and probability >= self.settings.min_calibrated
 
-    def _text_before(self, hit: SentenceHit, width: int = 300) -> str:
-        """The article's text just before a sentence: where a pronoun's subject is named."""
-        if self.article is None:
-            return ""
-        text = self.article(hit.doc_id)
-        return text[max(0, hit.start - width) : hit.start]
-
     def _verify(
         self, answer: str, checked: CheckedAnswer, question: str, language: str, timings: dict[str, float]
     ) -> Verification:
         """Each claim of the checked answer against the sentences it cites, with the LLM as judge."""
         llm = self.llm()
-        trace = llm.reply_trace() if hasattr(llm, "reply_trace") else None
+        trace = llm.reply_trace() if isinstance(llm, TracesReplies) else None
 
         def judge() -> float | None:
             mark = time.perf_counter()
@@ -286,7 +284,6 @@ class Answerer:
             timings["judge"] = _since(mark)
             return judged
 
-        articles = [self.article(d) for d in dict.fromkeys(c.doc_id for c in checked.citations)] if self.article else []
         return verify(
             answer,
             question,
@@ -297,12 +294,17 @@ class Answerer:
             doubt=trace.empty_array if trace is not None else None,
             logprobs=trace.string_logprobs if trace is not None else None,
             embed=self.embed,
-            articles=articles,
         )
 
 
 def _cites(checked: CheckedAnswer, hit: SentenceHit) -> bool:
     return any((c.doc_id, c.sentence_index) == (hit.doc_id, hit.sentence_index) for c in checked.citations)
+
+
+def _position(citations: Sequence[Citation], hit: SentenceHit) -> int:
+    """Where ``hit`` is among ``citations`` (the quoted sentence is cited); -1 where it is not."""
+    where = (hit.doc_id, hit.sentence_index)
+    return next((i for i, c in enumerate(citations) if (c.doc_id, c.sentence_index) == where), -1)
 
 
 def _first_cited(checked: CheckedAnswer, offered: Sequence[SentenceHit]) -> Quote:

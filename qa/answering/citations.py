@@ -13,11 +13,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from index.retrieval import SentenceHit
 from index.sentences import split_sentences
 from qa.answer import Citation
 from qa.answering.generate import ModelReply
 from qa.answering.support import lacks_asked_quantity, missing_terms, names, numbers, restates
-from qa.retrieval import SentenceHit
 
 ABSTENTION = {"de": "Dazu steht nichts in den Artikeln.", "en": "The articles don't say."}
 _ABSTENTION_CUES = re.compile(
@@ -199,17 +199,4 @@ def _terms(text: str) -> set[str]:
 
 
 def _citation(hit: SentenceHit, score: float) -> Citation:
-    return Citation(
-        doc_id=hit.doc_id,
-        title=hit.title,
-        source=hit.source,
-        sentence_index=hit.sentence_index,
-        sentence=hit.sentence,
-        start=hit.start,
-        end=hit.end,
-        score=round(max(0.0, min(1.0, score)), 4),
-        date=hit.date,
-        publisher=hit.publisher,
-        url=hit.url,
-        also=list(hit.also),
-    )
+    return Citation(**hit.location(), score=round(max(0.0, min(1.0, score)), 4), also=list(hit.also))

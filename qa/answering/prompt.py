@@ -3,8 +3,8 @@ and date, then the question; the model cites by those numbers."""
 
 from __future__ import annotations
 
+from index.retrieval import SentenceHit
 from qa.prompts import label, render
-from qa.retrieval import SentenceHit
 
 Messages = list[dict[str, str]]
 

@@ -14,9 +14,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from index.retrieval import SentenceHit
 from qa.answering.prompt import one_line
 from qa.answering.support import WORD, fold, missing_terms, number_values, same_word
-from qa.retrieval import SentenceHit
 
 #: Units and currencies in their German and English forms, each under one key.
 _UNITS = {

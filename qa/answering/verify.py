@@ -98,15 +98,15 @@ def verify(
     doubt: float | None = None,
     logprobs: Sequence[float] | None = None,
     embed: Embed | None = None,
-    articles: Sequence[str] = (),
 ) -> Verification:
     """``answer`` without markers. ``judge`` is the LLM's probability that the cited sentences state the
     answer, or a function that asks for it, called only where the terms leave the verdict open
     (None: the terms decide). ``doubt``, the probability the model gave to citing nothing (its own
-    "the articles don't say"), ``logprobs``, those of the answer's tokens, and ``articles``, the
-    texts of the cited articles (do they name what the question asks about?), are recorded as
-    signals for calibration; on the dev and seed questions none of them told right answers from
-    wrong ones as consistently as the judge (see README "Trust")."""
+    "the articles don't say"), and ``logprobs``, those of the answer's tokens, come with the reply
+    and are recorded as signals for calibration; on the dev and seed questions neither told right
+    answers from wrong ones as consistently as the judge (see docs/evaluation.md "Trust"). Signals that need
+    more than the cited sentences (``question_found``) are not computed here: see
+    ``qa.answering.calibration.article_signals``."""
     sentences = [c.sentence for c in citations]
     claims = [_check_claim(text, question, language, sentences) for text in split_claims(answer)]
     central = next((i for i, claim in enumerate(claims) if claim.terms), 0)
@@ -129,8 +129,6 @@ def verify(
         signals["judge"] = round(judge, 4)
     if doubt is not None:
         signals["doubt"] = round(doubt, 4)
-    if articles:
-        signals["question_found"] = round(question_found(question, articles), 4)
     if logprobs:
         signals["logprob_mean"] = round(float(np.mean(logprobs)), 4)
         signals["logprob_min"] = round(float(np.min(logprobs)), 4)
@@ -140,7 +138,8 @@ def verify(
 def question_found(question: str, articles: Sequence[str]) -> float:
     """The share of the question's names (and German nouns) that the cited articles mention: an
     article that never names what the question asks about cannot state its answer. Matched by
-    folded word, five-letter stem or compound part."""
+    folded word, five-letter stem or compound part. A signal for the calibrator and for research,
+    not a check: it needs the articles' whole texts (``qa.answering.calibration.article_signals``)."""
     wanted = [fold(name) for name in names(question) if len(name) >= 3]
     if not wanted:
         return 1.0

@@ -3,6 +3,6 @@
 
 from qa.api.app import build_api
 from qa.api.client import AnswerClient
-from qa.api.server import ApiServer, check_address, warm_up_in_background
+from qa.api.server import ApiServer
 
-__all__ = ["AnswerClient", "ApiServer", "build_api", "check_address", "warm_up_in_background"]
+__all__ = ["AnswerClient", "ApiServer", "build_api"]

@@ -22,6 +22,7 @@ from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from pydantic import BaseModel, Field
 
 from index.errors import IndexBusyError, UserError
+from index.retrieval import SentenceHit
 from qa.answer import Answer
 from qa.api.events import answer_events
 from qa.articles import ArticleInfo, ArticleLibrary
@@ -29,7 +30,6 @@ from qa.crosslingual import SearchQuery
 from qa.engine import Engine, QuestionError
 from qa.filters import MAX_SOURCES, FilterError
 from qa.llm import LLMUnavailableError
-from qa.retrieval import SentenceHit
 
 log = logging.getLogger(__name__)
 
@@ -209,15 +209,15 @@ def build_api(engine: Engine, library: ArticleLibrary | None = None) -> FastAPI:
     @api.get("/api/health", response_model=Health, dependencies=[login], tags=["service"])
     async def health() -> Health:
         """Whether the service answers, with its model, index and article count."""
-        corpus = await to_thread.run_sync(engine.corpus)
+        snapshot = await to_thread.run_sync(engine.store.snapshot)
         return Health(
             status="ok",
             model=engine.llm.description,
             llm_ready=engine.llm_ready,
             embed_model=engine.settings.embed_model,
             index=str(engine.index_dir),
-            articles=len(corpus.documents),
-            sentences=sum(len(d.sentences) for d in corpus.documents.values()),
+            articles=len(snapshot.documents),
+            sentences=sum(len(d.sentences) for d in snapshot.documents.values()),
         )
 
     return api

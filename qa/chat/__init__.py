@@ -3,6 +3,6 @@ HTTP API's app."""
 
 from __future__ import annotations
 
-from qa.chat.app import build_app, check_address, launch, mount
+from qa.chat.app import build_app, launch, mount
 
-__all__ = ["build_app", "check_address", "launch", "mount"]
+__all__ = ["build_app", "launch", "mount"]

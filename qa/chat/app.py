@@ -15,12 +15,12 @@ from fastapi import FastAPI
 
 from index.errors import IndexBusyError, UserError
 from qa.answer import Answer, QuotePiece
-from qa.api.server import check_address
 from qa.articles import ArticleLibrary
 from qa.chat import render
 from qa.chat.session import ChatSession, Turn
 from qa.engine import Engine
 from qa.filters import ArticleFilter
+from qa.serving import check_address
 from qa.settings import Settings
 from qa.translation import UnfaithfulTranslationError
 
@@ -173,7 +173,7 @@ class ChatPage:
         selected = session.selected_citation()
         assert selected is not None
         answer, citation = selected  # the cited sentence, or the copy of it the reader opened
-        document = self.engine.corpus().documents.get(citation.doc_id)
+        document = self.engine.documents().get(citation.doc_id)
         return render.source_panel(
             answer,
             index,
@@ -233,11 +233,11 @@ class ChatPage:
 
     def about(self) -> str:
         settings = self.engine.settings
-        corpus = self.engine.corpus()
-        sentences = sum(len(d.sentences) for d in corpus.documents.values())
+        snapshot = self.engine.store.snapshot()
+        sentences = sum(len(d.sentences) for d in snapshot.documents.values())
         return (
             f"**Model** {self.engine.llm.description} · **Embeddings** {settings.embed_model}  \n"
-            f"**Index** `{settings.index_dir}`: {len(corpus)} articles, {sentences} sentences"
+            f"**Index** `{settings.index_dir}`: {len(snapshot)} articles, {sentences} sentences"
         )
 
 

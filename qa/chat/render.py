@@ -14,7 +14,8 @@ import re
 from dataclasses import replace
 
 from index.documents import Document
-from qa.answer import Answer, Citation, Copy
+from index.located import LocatedSentence
+from qa.answer import Answer, Citation
 
 _MARKER = re.compile(r"\[(\d+)\]")
 
@@ -207,7 +208,7 @@ def also_reported(citation: Citation, turn: int, number: int, language: str) -> 
     return f'<div class="qa-copies">{_texts(language)["also"]} {links}</div>'
 
 
-def _copy_tip(copy: Copy) -> str:
+def _copy_tip(copy: LocatedSentence) -> str:
     about = " · ".join(part for part in (copy.date, copy.title) if part)
     return f"{about}: „{copy.sentence}“"
 
@@ -215,23 +216,8 @@ def _copy_tip(copy: Copy) -> str:
 def as_citation(citation: Citation, copy: int) -> Citation:
     """Copy ``copy`` of ``citation`` as a citation of its own sentence, for the source panel. The check
     judged the cited sentence, not the copy, so the copy carries no verdict and no evidence span."""
-    found = citation.also[copy]
     return replace(
-        citation,
-        doc_id=found.doc_id,
-        title=found.title,
-        source=found.source,
-        sentence_index=found.sentence_index,
-        sentence=found.sentence,
-        start=found.start,
-        end=found.end,
-        date=found.date,
-        publisher=found.publisher,
-        url=found.url,
-        verdict="copy",
-        evidence_start=None,
-        evidence_end=None,
-        also=[],
+        citation, **citation.also[copy].location(), verdict="copy", evidence_start=None, evidence_end=None, also=[]
     )
 
 

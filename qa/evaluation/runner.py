@@ -1,5 +1,12 @@
 """Run the engine over a question set and record, per question, what it answered, what it cited,
-what retrieval found, how long it took, and the per-question metrics."""
+what retrieval found, how long it took, and the per-question metrics.
+
+Each drafted answer's ``signals`` are those the answering chain recorded while deciding it
+(``qa.answering.verify``: terms, judge, doubt, log-probabilities; ``qa.answering.chain``: the quote,
+the question's type, retrieval), and those read from the cited articles' whole texts, which the chain
+computes only for a calibrator that weighs them (``question_found``, ``subject_found``): these are
+added here, after each answer (``qa.evaluation.signals``), so that ``qa calibrate`` and
+``benchmarks/verification.py`` find them all."""
 
 from __future__ import annotations
 
@@ -18,10 +25,12 @@ from tqdm import tqdm
 
 from index.errors import UserError
 from index.language import detect_language, language_evidence
-from qa.answer import Answer, Copy
+from index.located import LocatedSentence
+from qa.answer import Answer
 from qa.engine import Engine, QuestionError, open_engine
 from qa.evaluation.metrics import compute_metrics, question_metrics
 from qa.evaluation.report import ResultFiles, write_results
+from qa.evaluation.signals import ArticleText, draft_signals
 from qa.evaluation.squad import load_squad
 from qa.settings import SEEDS
 
@@ -109,23 +118,26 @@ def _checked(record: Any, where: str, seen: set[str]) -> dict[str, Any]:
 
 
 def evaluate(engine: Engine, questions: Iterable[dict[str, Any]], progress: bool = True) -> list[dict[str, Any]]:
-    """One prediction per question, in order. The model loads, with its prompts' fixed starts, before
-    the first question, so a backend that is down stops the run at once."""
+    """One prediction per question, in order, with every signal of each draft. The model loads, with
+    its prompts' fixed starts, before the first question, so a backend that is down stops the run at
+    once."""
     questions = list(questions)
     engine.ready_llm()
     predictions = []
     bar = tqdm(questions, desc="Evaluating", unit="question", disable=not progress)
     for expected in bar:
         try:
-            predictions.append(predict(engine, expected))
+            predictions.append(predict(engine, expected, engine.article_text))
         except QuestionError as error:
             raise QuestionSetError(f"question {expected['id']}: {error}") from None
         bar.set_postfix_str(expected["id"])
     return predictions
 
 
-def predict(engine: Engine, expected: dict[str, Any]) -> dict[str, Any]:
-    """Ask one question through the streaming path, timing the first piece and the whole answer."""
+def predict(engine: Engine, expected: dict[str, Any], article_text: ArticleText | None = None) -> dict[str, Any]:
+    """Ask one question through the streaming path, timing the first piece and the whole answer.
+    With ``article_text`` (``Engine.article_text``), the draft's signals read from the cited articles are
+    recorded too; without, the chain's alone."""
     started = time.perf_counter()
     first: float | None = None
     answer: Answer | None = None
@@ -157,7 +169,7 @@ def predict(engine: Engine, expected: dict[str, Any]) -> dict[str, Any]:
         "searched_as": answer.searched_as,
         "notes": answer.notes,
         "confidence": confidence,
-        "signals": drafted.signals if drafted is not None else {},
+        "signals": draft_signals(answer, article_text),
         "timings": answer.timings,
         "verified": answer.verified,
         "unsupported_claims": answer.unsupported_claims,
@@ -179,7 +191,7 @@ def _citations(answer: Answer) -> list[dict[str, Any]]:
     ]
 
 
-def _copies(copies: Iterable[Copy]) -> list[dict[str, Any]]:
+def _copies(copies: Iterable[LocatedSentence]) -> list[dict[str, Any]]:
     """The same statement in other articles: a citation or hit of one of them counts for the others
     when matched against gold sentences."""
     return [{"doc_id": c.doc_id, "sentence_index": c.sentence_index, "sentence": c.sentence} for c in copies]
@@ -248,7 +260,7 @@ def run_evaluation(
         questions = questions[:limit] if limit else questions
         index_dir = _evaluation_index(Path(index_dir) if index_dir else Path(scratch) / "index")
         with open_engine(corpus=corpus, index_dir=index_dir, **settings) as engine:
-            documents = engine.corpus().documents
+            documents = engine.documents()
             _warn_about_gold(questions, documents)
             started = time.perf_counter()
             predictions = evaluate(engine, questions, progress)

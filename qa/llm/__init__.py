@@ -1,15 +1,17 @@
 """LLM backends behind one protocol (``ChatModel``): the embedded GGUF on llama.cpp by default, any
-GGUF path, Ollama, or an OpenAI-compatible server."""
+GGUF path, Ollama, or an OpenAI-compatible server. Abilities only some backends have are protocols of
+their own: ``TracesReplies`` (how sure the model was of its reply: llama.cpp) and ``Judges`` (a yes/no
+probability: llama.cpp and the servers)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from qa.llm.base import ChatModel, complete
+from qa.llm.base import ChatModel, Judges, TracesReplies, complete
 from qa.llm.errors import LLMUnavailableError
 from qa.settings import Settings
 
-__all__ = ["ChatModel", "LLMUnavailableError", "complete", "make_llm"]
+__all__ = ["ChatModel", "Judges", "LLMUnavailableError", "TracesReplies", "complete", "make_llm"]
 
 
 def make_llm(settings: Settings) -> ChatModel:

@@ -1,9 +1,14 @@
-"""The one protocol every LLM backend fills: stream a chat reply, optionally held to a JSON schema."""
+"""The one protocol every LLM backend fills (``ChatModel``: stream a chat reply, optionally held to a
+JSON schema), and the optional abilities some backends add, each a protocol of its own that the
+answering chain checks with ``isinstance`` before it relies on it."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from qa.llm.guided import Trace
 
 
 class ChatModel(Protocol):
@@ -17,6 +22,27 @@ class ChatModel(Protocol):
     def warm_up(self, prompts: Sequence[list[dict[str, str]]] = ()) -> None:
         """Load or reach the model now rather than on the first question. ``prompts`` are the fixed
         starts of the prompts to come, which a backend may evaluate now and keep."""
+        ...
+
+
+@runtime_checkable
+class TracesReplies(Protocol):
+    """A backend that can tell how sure the model was of its last reply (llama.cpp's guided decoding:
+    the token log-probabilities of its strings and quotes, its probability of citing nothing)."""
+
+    def reply_trace(self) -> Trace | None:
+        """The trace of the last reply streamed in this thread; None without one."""
+        ...
+
+
+@runtime_checkable
+class Judges(Protocol):
+    """A backend that can answer a yes/no question with a probability: llama.cpp reads it off the
+    next token's logits, a server gives 1 or 0."""
+
+    def judge(self, messages: list[dict[str, str]], yes: str, no: str) -> float:
+        """The probability that the assistant's reply to ``messages`` starts with ``yes`` rather than
+        ``no``."""
         ...
 
 

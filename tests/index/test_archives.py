@@ -201,7 +201,7 @@ def archive_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
 
 def test_every_kind_of_archive_indexes_and_reports_its_bad_records_by_line(archive_engine):
     report = archive_engine.first_report
-    documents = archive_engine.corpus().documents
+    documents = archive_engine.documents()
     assert report.added == len(documents) == 10  # 2 + 1 + 3 + 2 from feeds and dumps, a page, a PDF
     where = sorted(s.where.rsplit("/", 1)[-1] for s in report.skipped)
     assert where == [
@@ -233,4 +233,4 @@ def test_reindexing_a_dump_touches_only_the_records_that_changed(tmp_path):
         assert (again.updated, again.unchanged, again.removed, again.added) == (1, 1, 1, 0)
         assert [(s.line, s.reason) for s in again.skipped] == [(1, "the date 'kein Datum' cannot be read")]
         assert again.embedded_sentences == 2
-        assert sorted(engine.corpus().documents) == ["archiv#1", "archiv#2", "archiv#3"]
+        assert sorted(engine.documents()) == ["archiv#1", "archiv#2", "archiv#3"]

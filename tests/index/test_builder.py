@@ -28,16 +28,17 @@ def make_engine(index_dir: Path) -> Engine:
 
 def assert_consistent(engine: Engine) -> None:
     """The vector store holds exactly what the document store refers to: no duplicates, no orphans."""
-    chunks, sentences = engine.docstore.vector_ids()
-    assert engine.vectors.all_ids(CHUNKS) == chunks
-    assert engine.vectors.all_ids(SENTENCES) == sentences
-    assert engine.vectors.count(CHUNKS) == len(chunks)
+    chunks, sentences = engine.store.docstore.vector_ids()
+    assert engine.store.vectors.all_ids(CHUNKS) == chunks
+    assert engine.store.vectors.all_ids(SENTENCES) == sentences
+    assert engine.store.vectors.count(CHUNKS) == len(chunks)
 
 
 def doc_ids_in_vectors(engine: Engine) -> set[str]:
-    return {chunk_id.split(":")[0] for chunk_id in engine.vectors.all_ids(CHUNKS)}
+    return {chunk_id.split(":")[0] for chunk_id in engine.store.vectors.all_ids(CHUNKS)}
 
 
+@pytest.mark.slow  # indexes the seeds, then again after changes
 def test_rerun_embeds_nothing_changed_file_only_itself_deleted_file_goes(tmp_path, corpus):
     engine = make_engine(tmp_path / "index")
     first = engine.index([corpus])
@@ -54,7 +55,7 @@ def test_rerun_embeds_nothing_changed_file_only_itself_deleted_file_goes(tmp_pat
     changed.write_text(changed.read_text(encoding="utf-8") + "\n\n" + NEW_SENTENCE + "\n", encoding="utf-8")
     update = engine.index([corpus])
     assert (update.updated, update.unchanged, update.added) == (1, 4, 0)
-    own_chunks = [c for c in engine.corpus().chunks if c.doc_id == "004_6896b54b9ced829e"]
+    own_chunks = [c for c in engine.store.snapshot().chunks if c.doc_id == "004_6896b54b9ced829e"]
     assert update.embedded_chunks == len(own_chunks)
     assert update.sentences == first.sentences + 1
     assert_consistent(engine)
@@ -125,6 +126,7 @@ def read_progress(stream, seen: list[int]) -> None:
             seen.append(int(counts[-1]))
 
 
+@pytest.mark.slow  # indexes 35 articles, twice, one run in a qa process
 def test_kill_9_mid_run_keeps_the_previous_index_and_the_next_run_completes(tmp_path, corpus):
     index_dir = tmp_path / "index"
     engine = make_engine(index_dir)
@@ -152,30 +154,32 @@ def test_kill_9_mid_run_keeps_the_previous_index_and_the_next_run_completes(tmp_
     process.wait()
 
     engine = make_engine(index_dir)
-    assert len(engine.docstore.versions()) == before.documents
-    assert engine.vectors.count(CHUNKS) > before.chunks  # the killed run had written vectors
+    assert len(engine.store.versions()) == before.documents
+    assert engine.store.vectors.count(CHUNKS) > before.chunks  # the killed run had written vectors
     assert engine.retrieve(question, k=3) == expected
 
     resumed = engine.index([corpus])
     assert resumed.added == 30 and resumed.documents == 35
     assert resumed.resumed_vectors >= 96
-    assert engine.docstore.get_meta("pending") is None
+    assert engine.store.docstore.get_meta("pending") is None
     assert_consistent(engine)
     assert engine.retrieve(question, k=1)[0].doc_id in {"001_1d0c2a484e463a8b"} | {f"extra_{n:03d}" for n in range(30)}
     engine.close()
 
 
+@pytest.mark.slow  # indexes the seeds in small batches
 def test_vectors_are_written_in_groups_of_embedding_batches(tmp_path, corpus, monkeypatch):
     from index import builder as builder_module
 
     monkeypatch.setattr(builder_module, "_WRITE_EVERY_S", 3600.0)  # only the count decides here
     engine = make_engine(tmp_path / "index")
     writes: list[tuple[str, int]] = []
-    upsert = engine.vectors.upsert
+    vectors = engine.store.vectors
+    upsert = vectors.upsert
     monkeypatch.setattr(
-        engine.vectors, "upsert", lambda kind, ids, *rest: writes.append((kind, len(ids))) or upsert(kind, ids, *rest)
+        vectors, "upsert", lambda kind, ids, *rest: writes.append((kind, len(ids))) or upsert(kind, ids, *rest)
     )
-    build = engine._builder()
+    build = engine.store._builder()
     build.batch_size, build.write_batch = 8, 32
     report = build.update([corpus])
     sentence_writes = [n for kind, n in writes if kind == SENTENCES]

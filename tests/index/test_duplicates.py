@@ -6,6 +6,8 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from index.documents import Document, Sentence
 from index.duplicates import PARAMETERS, band_keys, fingerprint, group_sentences, similarity, words
 from index.loading import load_documents
@@ -90,6 +92,7 @@ def test_band_keys_are_the_same_in_every_process_and_differ_between_bands():
     assert spelled == printed
 
 
+@pytest.mark.slow  # indexes the seeds and their copies
 def test_an_index_groups_the_copies_and_keeps_the_links_in_step_with_its_articles(tmp_path, corpus):
     for path in COPIES.iterdir():
         shutil.copy(path, corpus)
@@ -100,11 +103,11 @@ def test_an_index_groups_the_copies_and_keeps_the_links_in_step_with_its_article
     first = engine.index([corpus])
     assert first.grouped_sentences == sum(len(g) for g in groups) == 33
     assert found_groups(engine) == groups
-    assert engine.docstore.get_meta("sentence_groups") == PARAMETERS.key
+    assert engine.store.docstore.get_meta("sentence_groups") == PARAMETERS.key
 
     # An index made before sentences were grouped (or with other parameters) gets its groups on the
     # next run, without embedding anything again.
-    engine.docstore.set_meta("sentence_groups", None)
+    engine.store.docstore.set_meta("sentence_groups", None)
     again = engine.index([corpus])
     assert (again.embedded_sentences, again.grouped_sentences) == (0, 33) and found_groups(engine) == groups
 
@@ -122,10 +125,10 @@ def test_an_index_groups_the_copies_and_keeps_the_links_in_step_with_its_article
     kept = [{m for m in g if m[0] != HAFEN} for g in groups if not any(WINE in s for _, s in g)]
     kept = sorted((g for g in kept if len(g) > 1), key=sorted)
     assert removal.grouped_sentences == sum(len(g) for g in kept) and found_groups(engine) == kept
-    links = engine.docstore.sentence_links()
+    links = engine.store.docstore.sentence_links()
     assert links and all(HAFEN not in (link.doc_id, link.other_doc) for link in links)
     lookup = band_keys([fingerprint(s) for _, s in sorted(set().union(*groups)) if fingerprint(s)])
-    assert all(doc_id != HAFEN for _, doc_id, _ in engine.docstore.sentences_with_keys(lookup.ravel().tolist()))
+    assert all(doc_id != HAFEN for _, doc_id, _ in engine.store.docstore.sentences_with_keys(lookup.ravel().tolist()))
 
     # Put back, it finds its copies among the stored articles by their band keys.
     shutil.copy(COPIES / f"{HAFEN}.md", corpus)
@@ -136,7 +139,7 @@ def test_an_index_groups_the_copies_and_keeps_the_links_in_step_with_its_article
 
 def found_groups(engine: Engine) -> list[set[tuple[str, str]]]:
     """The index's groups of two or more, as sets of (doc_id, sentence), in a stable order."""
-    corpus = engine.corpus()
-    found = {corpus.members(row) for row in range(len(corpus.sentences)) if len(corpus.members(row)) > 1}
-    texts = [{(corpus.sentences[r].doc_id, corpus.sentence_text(r)) for r in members} for members in found]
+    snapshot = engine.store.snapshot()
+    found = {snapshot.members(row) for row in range(len(snapshot.sentences)) if len(snapshot.members(row)) > 1}
+    texts = [{(snapshot.sentences[r].doc_id, snapshot.sentence_text(r)) for r in members} for members in found]
     return sorted(texts, key=sorted)

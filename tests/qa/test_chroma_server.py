@@ -1,7 +1,6 @@
 """The same index on a real Chroma server, started on 127.0.0.1 by the test."""
 
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -14,12 +13,7 @@ from chromadb.config import Settings as ChromaSettings
 from index.errors import StoreUnavailableError
 from qa.engine import Engine
 from qa.settings import Settings
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.conftest import free_port
 
 
 def chroma_command() -> str:
@@ -54,6 +48,8 @@ def chroma_server(tmp_path):
     log.close()
 
 
+@pytest.mark.llm  # the English question is also searched in German, as the LLM translates it
+@pytest.mark.server
 def test_index_and_retrieve_through_a_chroma_server(tmp_path, corpus, chroma_server, monkeypatch):
     port, client = chroma_server
     monkeypatch.setenv("QA_CHROMA_HOST", "127.0.0.1")

@@ -1,44 +1,14 @@
 """The qa command as a user runs it: a subprocess, offline, with its exit codes and output."""
 
 import json
-import os
 import socket
-import subprocess
-import sys
-from collections.abc import Callable
 
-from tests.conftest import ROOT, SEEDS
+import pytest
 
-# Any attempt to reach the network goes to a closed local port and fails at once.
-OFFLINE = {
-    "HTTP_PROXY": "http://127.0.0.1:9",
-    "HTTPS_PROXY": "http://127.0.0.1:9",
-    "NO_PROXY": "",
-    "HF_HUB_OFFLINE": "1",
-    "PYTHONPATH": str(ROOT),
-}
+from tests.conftest import SEEDS, qa, write_articles
 
-
-def qa(
-    *args: str,
-    stdin: str | None = None,
-    env: dict[str, str] | None = None,
-    prefix: list[str] | None = None,
-    preexec: Callable[[], None] | None = None,
-) -> subprocess.CompletedProcess:
-    """Run ``qa ARGS`` offline; ``prefix`` goes before the command (setpriv), ``preexec`` runs in the
-    child before it starts (resource limits)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")} | OFFLINE | (env or {})
-    return subprocess.run(
-        [*(prefix or []), sys.executable, "-m", "qa.cli", *args],
-        capture_output=True,
-        text=True,
-        input=stdin,
-        env=env,
-        timeout=600,
-        check=False,
-        preexec_fn=preexec,
-    )
+# Each qa process loads the embedding model anew: seconds each, minutes in all.
+pytestmark = pytest.mark.slow
 
 
 def test_index_seeds_offline_prints_a_summary_then_retrieve_answers(tmp_path):
@@ -108,6 +78,7 @@ def test_chat_refuses_a_busy_port_and_a_bad_login_setting_with_one_line(tmp_path
     assert not (tmp_path / "index").exists()  # refused before anything was built
 
 
+@pytest.mark.llm
 def test_ask_prints_the_answer_with_numbered_cited_sentences_and_json(tmp_path):
     index_dir = str(tmp_path / "index")
     assert qa("index", str(SEEDS), "--index", index_dir).returncode == 0
@@ -150,8 +121,6 @@ def test_ask_refuses_bad_questions_and_a_down_server_with_one_line(tmp_path):
 
 
 def test_retrieve_and_ask_filter_by_date_and_outlet(tmp_path):
-    from tests.qa.test_filters import write_articles
-
     corpus = write_articles(tmp_path / "corpus")
     index_dir = str(tmp_path / "index")
     assert qa("index", str(corpus), "--index", index_dir).returncode == 0

@@ -9,17 +9,16 @@ from types import SimpleNamespace
 
 import pytest
 
+from index.retrieval import SentenceHit
 from qa.answer import Answer, Citation
-from qa.answering.retrieve import candidate_sentences
 from qa.chat import render
 from qa.chat.app import ChatPage
 from qa.chat.session import ChatSession, Turn
 from qa.cli import format_answer
 from qa.engine import Engine
 from qa.evaluation.metrics import question_metrics
-from qa.retrieval import SentenceHit
 from qa.settings import Settings
-from tests.conftest import DATA, SEEDS, retrieval_questions, seed_questions
+from tests.conftest import DATA, SEEDS, llm_where_translated, retrieval_questions, seed_questions
 
 COPIES = DATA / "outlet_copies"
 QUESTIONS = retrieval_questions() + retrieval_questions("retrieval_dev_questions.jsonl")
@@ -31,6 +30,8 @@ ALPEN = "005_alpenblick_lawrow_pjoengjang"
 LAWROW = "004_6896b54b9ced829e"
 
 
+# Builds an index of its own with the real embedder (seconds on 2 cores): the tests that use it are
+# marked slow, and `make check` leaves them out.
 @pytest.fixture(scope="module")
 def copies_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
     engine = Engine(Settings.load(index_dir=tmp_path_factory.mktemp("copies-index")))
@@ -46,7 +47,7 @@ def keys(hit: SentenceHit | Citation) -> set[tuple[str, str]]:
 
 
 def assert_copies_verbatim(engine: Engine, hit: SentenceHit | Citation) -> None:
-    documents = engine.corpus().documents
+    documents = engine.documents()
     for copy in hit.also:
         document = documents[copy.doc_id]
         assert document.text[copy.start : copy.end] == copy.sentence
@@ -59,6 +60,7 @@ def assert_copies_verbatim(engine: Engine, hit: SentenceHit | Citation) -> None:
         )
 
 
+@pytest.mark.slow
 def test_a_statement_that_three_outlets_print_is_retrieved_once_with_the_other_two(copies_engine):
     hits = copies_engine.retrieve(ARRIVAL, k=8)
     arrived = [h for h in hits if {d for d, _ in keys(h)} >= {LAWROW, ALPEN, HAFEN}]
@@ -71,29 +73,33 @@ def test_a_statement_that_three_outlets_print_is_retrieved_once_with_the_other_t
     assert best.to_dict()["also"][0]["sentence"] == best.also[0].sentence
 
 
-@pytest.mark.parametrize("case", QUESTIONS, ids=[q["question"] for q in QUESTIONS])
+@pytest.mark.slow
+@pytest.mark.parametrize("case", llm_where_translated(QUESTIONS))  # English: the LLM translates
 def test_the_gold_sentence_or_a_copy_of_it_stays_in_the_top_3_and_no_statement_shows_twice(copies_engine, case):
     hits = copies_engine.retrieve(case["question"], k=8)
     assert (case["doc"], case["sentence"]) in set().union(*(keys(h) for h in hits[:3]))
-    corpus = copies_engine.corpus()
-    groups = [corpus.group_of(corpus.sentence_row[h.vector_id]) for h in hits]
+    snapshot = copies_engine.store.snapshot()
+    groups = [snapshot.group_of(snapshot.sentence_row[h.vector_id]) for h in hits]
     assert len(set(groups)) == len(groups)
     for hit in hits:
         assert_copies_verbatim(copies_engine, hit)
 
 
+@pytest.mark.slow
 def test_the_sentence_after_the_best_is_not_a_copy_of_one_already_offered(copies_engine):
-    corpus = copies_engine.corpus()
+    snapshot = copies_engine.store.snapshot()
     for question in (ARRIVAL, WINE["question"], "Wie lange traf Lawrow in Pjöngjang mit Kim Jong Un zusammen?"):
-        offered = candidate_sentences(copies_engine.retriever, corpus, question, 3)
-        groups = [corpus.group_of(corpus.sentence_row[h.vector_id]) for h in offered]
+        offered = copies_engine.retriever.retrieve(question, 3, following=True)
+        groups = [snapshot.group_of(snapshot.sentence_row[h.vector_id]) for h in offered]
         assert len(set(groups)) == len(groups), question
-        after = copies_engine.retriever.following(corpus, offered[0])
+        after = copies_engine.retriever.following(offered[0])
         if after is not None:  # the sentence after carries its own copies too
-            row = corpus.sentence_row[after.vector_id]
-            assert len(after.also) == len(corpus.members(row)) - 1
+            row = snapshot.sentence_row[after.vector_id]
+            assert len(after.also) == len(snapshot.members(row)) - 1
 
 
+@pytest.mark.slow
+@pytest.mark.llm
 def test_an_answer_cites_the_statement_once_and_names_the_other_outlets(copies_engine, seed_engine):
     """The embedded model over the same index: the sentence it cites is printed by three outlets. The
     question is searched as asked: its German form ("Am welchem Tag der Woche kam Lavrov in
@@ -133,6 +139,7 @@ def _answer_citing(engine: Engine, question: str) -> Answer:
     return Answer(text="Am Mittwoch [1].", language="de", answerable=True, citations=[citation])
 
 
+@pytest.mark.slow
 def test_the_chat_page_says_also_reported_by_and_opens_each_copy_in_its_article(copies_engine):
     answer = _answer_citing(copies_engine, ARRIVAL)
     citation = answer.citations[0]
@@ -153,7 +160,7 @@ def test_the_chat_page_says_also_reported_by_and_opens_each_copy_in_its_article(
     copy = citation.also[1]
     _, _picker, panel = page.open_link(render.copy_anchor(0, 1, 1)[1:] + ":1700000000", session)
     assert (session.selected, session.copy) == ((0, 0), 1)
-    document = copies_engine.corpus().documents[copy.doc_id]
+    document = copies_engine.documents()[copy.doc_id]
     assert f'<mark class="qa-cited" id="qa-cited">{escape(copy.sentence)}</mark>' in panel
     assert escape(document.text[: copy.start][-40:]) in panel and "the same statement in another article" in panel
     assert session.selected_citation()[1].doc_id == copy.doc_id

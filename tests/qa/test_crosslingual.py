@@ -5,10 +5,10 @@ import json
 
 import pytest
 
+from index.retrieval import SentenceHit
 from qa.answering import Answerer
 from qa.crosslingual import SearchForms, SearchQuery, german_form
 from qa.engine import Engine
-from qa.retrieval import SentenceHit
 from qa.settings import Settings
 from tests.conftest import ScriptedModel, seed_questions
 
@@ -101,14 +101,15 @@ def test_a_german_form_lifts_the_sentence_an_english_question_ranks_low(seed_eng
     below the first three, the German form beside it brings it up; a German question is unchanged."""
     case = seed_questions()["en-22"]
     gold = case["gold"][0]
-    corpus, retriever = seed_engine.corpus(), seed_engine.retriever
-    alone = retriever.retrieve(corpus, case["question"], 10)
-    both = retriever.retrieve(corpus, case["question"], 10, german=EN_22_GERMAN)
+    retriever = seed_engine.retriever
+    alone = retriever.retrieve(case["question"], 10)
+    both = retriever.retrieve(case["question"], 10, german=EN_22_GERMAN)
     assert gold_rank(alone, gold["doc"], gold["sentence"]) >= 3
     assert gold_rank(both, gold["doc"], gold["sentence"]) < 3
-    assert retriever.retrieve(corpus, GERMAN, 5) == retriever.retrieve(corpus, GERMAN, 5, None)
+    assert retriever.retrieve(GERMAN, 5) == retriever.retrieve(GERMAN, 5, None)
 
 
+@pytest.mark.llm
 def test_an_english_question_is_searched_in_the_models_german_everywhere(seed_engine, tmp_path):
     """The real embedded model writes the German form; retrieve, the answer and its notes show it."""
     found = seed_engine.search(QUESTION, k=3)

@@ -17,9 +17,9 @@ import pytest
 from index.errors import IndexDamagedError
 from qa.engine import Engine
 from qa.settings import Settings
-from tests.conftest import SEEDS
-from tests.qa.test_cli import qa
+from tests.conftest import SEEDS, qa
 
+# Each qa process loads the embedding model anew: seconds each, minutes in all.
 pytestmark = pytest.mark.slow
 
 QUESTION = "Bis wann soll Lawrow in Nordkorea bleiben?"

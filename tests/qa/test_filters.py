@@ -18,75 +18,16 @@ from index.vectors import CHUNKS, SENTENCES
 from qa.engine import Engine
 from qa.filters import ArticleFilter, DateSpan, FilterError, Outlet
 from qa.settings import Settings
-from tests.conftest import SEEDS
+from tests.conftest import SEEDS, write_articles
 
-#: Articles with front matter (index/formats.py): name → (date, outlet, title, body).
-ARTICLES: dict[str, tuple[str | None, str | None, str, str]] = {
-    "hafen": (
-        "2023-10-05",
-        "dpa",
-        "Streik legt den Hamburger Hafen lahm",
-        "Im Hamburger Hafen haben am Donnerstag rund 3.000 Beschäftigte die Arbeit niedergelegt. "
-        "Die Gewerkschaft Verdi fordert für die Hafenarbeiter einen Inflationsausgleich. "
-        "Mehrere Containerschiffe mussten auf der Elbe vor Anker gehen. "
-        "Die Hafenbetriebe nannten den Warnstreik unverhältnismäßig. "
-        "Die Verhandlungen sollen in der kommenden Woche in Bremen fortgesetzt werden.",
-    ),
-    "bahn": (
-        "12.10.2023",
-        "AFP",
-        "Bahnstreik legt den Fernverkehr lahm",
-        "Ein Streik der Lokführergewerkschaft GDL hat am Donnerstag den Fernverkehr der Bahn weitgehend lahmgelegt. "
-        "Nur jeder fünfte Fernzug fuhr nach Angaben der Bahn. "
-        "Die GDL verlangt eine Arbeitszeit von 35 Stunden pro Woche bei vollem Lohn. "
-        "Pendler wichen auf Busse und Mietwagen aus. "
-        "Der Streik soll am Freitagabend enden.",
-    ),
-    "wahl": (
-        "2023-11",
-        "REUTERS",
-        "Koalitionsvertrag in Bayern unterschrieben",
-        "In München haben CSU und Freie Wähler ihren Koalitionsvertrag unterschrieben. "
-        "Ministerpräsident Markus Söder sprach von einer Koalition der Stabilität. "
-        "Das Kabinett soll noch in diesem Monat vereidigt werden. "
-        "Die Opposition kritisierte den Vertrag als mutlos.",
-    ),
-    "kuerbis": (
-        None,
-        "dpa",
-        "Kürbisfest in Oberwiesental zieht Rekordzahl an",
-        "Das Kürbisfest in Oberwiesental hat am Wochenende 48.500 Besucher angezogen. "
-        "Der schwerste Kürbis des Festes wog 612 Kilogramm. "
-        "Die Veranstalter planen für das kommende Jahr eine zweite Festwiese.",
-    ),
-    "wetter": (
-        "2023-10-20",
-        "Tagesspiegel",
-        "Sturmtief zieht über Norddeutschland",
-        "Ein Sturmtief hat am Freitag in Norddeutschland zahlreiche Bäume entwurzelt. "
-        "Der Deutsche Wetterdienst meldete Böen von bis zu 120 Kilometern pro Stunde an der Küste. "
-        "In Bremen fielen mehrere Regionalzüge aus, weil Äste auf den Gleisen lagen. "
-        "Die Feuerwehr in Kiel rückte zu mehr als 200 Einsätzen aus. "
-        "Verletzt wurde nach ersten Angaben niemand. "
-        "Für das Wochenende erwarten die Meteorologen ruhigeres Wetter mit Sonne und Wolken.",
-    ),
-}
 LAWROW = "Wie lange traf Lawrow den nordkoreanischen Machthaber Kim Jong Un?"
 
 
-def write_articles(folder: Path, names: list[str] | None = None) -> Path:
-    """The articles as Markdown files with front matter in ``folder``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in names or list(ARTICLES):
-        date, outlet, title, body = ARTICLES[name]
-        front = "".join(f"{key}: {value}\n" for key, value in (("date", date), ("publisher", outlet)) if value)
-        (folder / f"{name}.md").write_text(f"---\n{front}---\n# {title}\n\n{body}\n", encoding="utf-8")
-    return folder
-
-
+# Builds an index of its own with the real embedder (seconds on 2 cores): the tests that use it are
+# marked slow, and `make check` leaves them out.
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    """The seeds (3 undated, 2 dated only by month, 2 without an outlet) and the five articles above."""
+    """The seeds (3 undated, 2 dated only by month, 2 without an outlet) and the five ARTICLES of tests/conftest.py."""
     corpus = write_articles(tmp_path_factory.mktemp("filter-corpus"))
     for seed in SEEDS.glob("*.txt"):
         shutil.copy(seed, corpus / seed.name)
@@ -159,6 +100,7 @@ def test_the_where_clause_compares_day_numbers_and_outlet_keys():
 # The index --------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_outlets_and_the_date_span_of_the_index(engine):
     assert engine.outlets() == [
         Outlet("AFP", 1),
@@ -171,16 +113,18 @@ def test_outlets_and_the_date_span_of_the_index(engine):
     assert engine.date_span() == DateSpan("2023-10", "2023-11", dated=6, undated=4)
 
 
+@pytest.mark.slow
 def test_both_collections_carry_the_filter_keys(engine):
-    vector = embed_query(engine.embedder, LAWROW)
+    vector = embed_query(engine.store.embedder, LAWROW)
     where = ArticleFilter.parse(sources=["tagesspiegel"]).where()
     for kind in (CHUNKS, SENTENCES):
-        matches = engine.vectors.query(kind, vector, 50, where)
+        matches = engine.store.vectors.query(kind, vector, 50, where)
         assert matches and {m.id.split(":")[0] for m in matches} == {"wetter"}, kind
-    dated = engine.vectors.query(SENTENCES, vector, 200, ArticleFilter.parse("2023-10-06", "2023-10-19").where())
+    dated = engine.store.vectors.query(SENTENCES, vector, 200, ArticleFilter.parse("2023-10-06", "2023-10-19").where())
     assert {m.id.split(":")[0] for m in dated} == {"bahn", "003_fc0805797345d969", "004_6896b54b9ced829e"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("since", "until", "sources", "expected"),
     [
@@ -193,13 +137,14 @@ def test_both_collections_carry_the_filter_keys(engine):
 )
 def test_retrieval_returns_only_the_admitted_articles(engine, since, until, sources, expected):
     article_filter = ArticleFilter.parse(since, until, sources)
-    admitted = {doc_id for doc_id, d in engine.corpus().documents.items() if article_filter.matches(d)}
+    admitted = {doc_id for doc_id, d in engine.documents().items() if article_filter.matches(d)}
     assert admitted == expected
     for question in (LAWROW, "Wo wurde gestreikt?", "Was geschah in Bremen?"):
         hits = engine.retrieve(question, k=8, since=since, until=until, sources=sources)
         assert hits and {hit.doc_id for hit in hits} <= expected, (question, [h.doc_id for h in hits])
 
 
+@pytest.mark.slow
 def test_the_filter_is_applied_before_ranking_not_after(engine):
     """Unfiltered, the best 5 sentences about Lawrow come from the seeds, and the storm article is not
     among the candidate chunks at all. Filtered to its outlet, retrieval still gives 5 sentences, all
@@ -217,16 +162,17 @@ def test_the_filter_is_applied_before_ranking_not_after(engine):
     assert len(storm) == 4 and {hit.doc_id for hit in storm} == {"wetter"}
 
 
+@pytest.mark.slow
 def test_the_sentence_after_the_best_respects_the_filter(engine):
-    corpus = engine.corpus()
     hit = engine.retrieve("Wie viele Beschäftigte legten im Hamburger Hafen die Arbeit nieder?", k=1)[0]
     assert hit.doc_id == "hafen"
     retriever = engine.retriever
-    assert retriever.following(corpus, hit).sentence_index == hit.sentence_index + 1
-    assert retriever.following(corpus, hit, ArticleFilter.parse(sources=["dpa"])).doc_id == "hafen"
-    assert retriever.following(corpus, hit, ArticleFilter.parse(sources=["AFP"])) is None
+    assert retriever.following(hit).sentence_index == hit.sentence_index + 1
+    assert retriever.following(hit, ArticleFilter.parse(sources=["dpa"])).doc_id == "hafen"
+    assert retriever.following(hit, ArticleFilter.parse(sources=["AFP"])) is None
 
 
+@pytest.mark.slow
 def test_a_filter_that_matches_no_article_names_it_and_what_the_index_holds(engine):
     held = (
         "the 10 articles are dated 2023-10 to 2023-11 (4 have no date); "
@@ -253,53 +199,58 @@ def test_a_filter_that_matches_no_article_names_it_and_what_the_index_holds(engi
 
 def strip_filter_metadata(engine: Engine) -> None:
     """Make ``engine``'s index look as one written before the filters existed."""
-    chunks, sentences = engine.docstore.vector_ids()
+    chunks, sentences = engine.store.docstore.vector_ids()
     stale = {"date_from": None, "date_to": None, "publisher_key": None}
     for kind, ids in ((CHUNKS, sorted(chunks)), (SENTENCES, sorted(sentences))):
-        engine.vectors.update_metadata(kind, ids, [stale] * len(ids))
-    engine.docstore.set_meta("metadata_version", None)
+        engine.store.vectors.update_metadata(kind, ids, [stale] * len(ids))
+    engine.store.docstore.set_meta("metadata_version", None)
 
 
+# Builds an index of its own with the real embedder (seconds on 2 cores): the tests that use it are
+# marked slow, and `make check` leaves them out.
 @pytest.fixture
 def old_index(tmp_path: Path) -> Iterator[tuple[Engine, Path]]:
     corpus = write_articles(tmp_path / "corpus", ["hafen", "bahn", "kuerbis"])
     engine = Engine(Settings.load(index_dir=tmp_path / "index"))
     engine.index([corpus])
-    assert metadata_version(engine.docstore) == METADATA_VERSION
+    assert metadata_version(engine.store.docstore) == METADATA_VERSION
     strip_filter_metadata(engine)
     yield engine, corpus
     engine.close()
 
 
+@pytest.mark.slow
 def test_an_old_index_gets_the_metadata_in_place_on_its_first_filtered_question(old_index):
     engine, _ = old_index
-    _, sentence_ids = engine.docstore.vector_ids()
-    before = engine.vectors.vectors(SENTENCES, sorted(sentence_ids))
-    vector = embed_query(engine.embedder, "Streik")
-    assert not engine.vectors.query(SENTENCES, vector, 10, ArticleFilter.parse(sources=["dpa"]).where())
+    _, sentence_ids = engine.store.docstore.vector_ids()
+    before = engine.store.vectors.vectors(SENTENCES, sorted(sentence_ids))
+    vector = embed_query(engine.store.embedder, "Streik")
+    assert not engine.store.vectors.query(SENTENCES, vector, 10, ArticleFilter.parse(sources=["dpa"]).where())
     assert {hit.doc_id for hit in engine.retrieve("Wo wurde gestreikt?", k=5)} >= {"hafen", "bahn"}
-    assert not is_current(engine.docstore)  # an unfiltered question changes nothing
+    assert not is_current(engine.store.docstore)  # an unfiltered question changes nothing
 
     hits = engine.retrieve("Wo wurde gestreikt?", k=5, sources=["dpa"])
     assert len(hits) == 5 and {hit.doc_id for hit in hits} <= {"hafen", "kuerbis"}
-    assert is_current(engine.docstore)
-    after = engine.vectors.vectors(SENTENCES, sorted(sentence_ids))
+    assert is_current(engine.store.docstore)
+    after = engine.store.vectors.vectors(SENTENCES, sorted(sentence_ids))
     assert all(np.array_equal(before[i], after[i]) for i in before)  # nothing was embedded again
-    assert {m.id.split(":")[0] for m in engine.vectors.query(CHUNKS, vector, 10, {"date_to": {"$gte": 0}})} == {
+    assert {m.id.split(":")[0] for m in engine.store.vectors.query(CHUNKS, vector, 10, {"date_to": {"$gte": 0}})} == {
         "hafen",
         "bahn",
     }
 
 
+@pytest.mark.slow
 def test_qa_index_brings_an_old_index_up_to_date_without_embedding(old_index):
     engine, corpus = old_index
     report = engine.index([corpus])
     assert report.unchanged == 3 and report.embedded_sentences == 0 and report.embedded_chunks == 0
-    assert is_current(engine.docstore)
+    assert is_current(engine.store.docstore)
     hits = engine.retrieve("Wo wurde gestreikt?", k=3, since="2023-10-10")
     assert hits and {hit.doc_id for hit in hits} == {"bahn"}
 
 
+@pytest.mark.slow
 def test_an_old_index_that_cannot_be_updated_now_is_refused_with_the_way_out(old_index):
     engine, _ = old_index
     with open(engine.index_dir / "index.lock", "w") as lock:  # another run holds the index

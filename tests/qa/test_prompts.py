@@ -1,8 +1,8 @@
 import pytest
 
+from index.retrieval import SentenceHit
 from qa.answering.prompt import numbered_context
 from qa.prompts import PROMPTS, load_prompt, render
-from qa.retrieval import SentenceHit
 
 
 @pytest.mark.parametrize("name", ["answer", "rewrite"])
@@ -23,7 +23,7 @@ def test_answer_prompts_abstain_in_their_own_language():
 
 def _hit(doc_id: str, index: int, sentence: str) -> SentenceHit:
     return SentenceHit(
-        doc_id, f"Titel {doc_id}", "", index, sentence, 0, len(sentence), 0.9, 0.9, 0.0, "2023-10", "dpa"
+        doc_id, f"Titel {doc_id}", "", index, sentence, 0, len(sentence), 0.9, 0.9, 0.0, date="2023-10", publisher="dpa"
     )
 
 

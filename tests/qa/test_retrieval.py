@@ -1,12 +1,12 @@
 import pytest
 
 from qa.engine import QuestionError
-from tests.conftest import retrieval_questions
+from tests.conftest import llm_where_translated, retrieval_questions
 
 QUESTIONS = retrieval_questions() + retrieval_questions("retrieval_dev_questions.jsonl")
 
 
-@pytest.mark.parametrize("case", QUESTIONS, ids=[q["question"] for q in QUESTIONS])
+@pytest.mark.parametrize("case", llm_where_translated(QUESTIONS))  # English: the LLM translates
 def test_gold_sentence_is_in_the_top_3(seed_engine, case):
     hits = seed_engine.retrieve(case["question"], k=3)
     # A hit stands for its copies in other articles too (the same statement, shown once), as in qa eval.
@@ -17,9 +17,9 @@ def test_gold_sentence_is_in_the_top_3(seed_engine, case):
 def test_hits_are_verbatim_ranked_and_unique(seed_engine):
     hits = seed_engine.retrieve("Welche Waffen lieferte Nordkorea an Russland?", k=8)
     assert len(hits) == 8
-    corpus = seed_engine.corpus()
+    snapshot = seed_engine.store.snapshot()
     for hit in hits:
-        document = corpus.documents[hit.doc_id]
+        document = snapshot.documents[hit.doc_id]
         assert document.text[hit.start : hit.end] == hit.sentence
         assert document.sentences[hit.sentence_index].start == hit.start
         assert hit.title == document.title and hit.source == document.source
@@ -51,10 +51,9 @@ def test_k_out_of_range_is_refused(seed_engine):
 
 
 def test_the_following_sentence_stays_in_its_document(seed_engine):
-    corpus = seed_engine.corpus()
     hits = seed_engine.retrieve("Auf welcher Ebene gab es einen telefonischen Austausch mit dem Iran?", k=1)
-    after = seed_engine.retriever.following(corpus, hits[0])
+    after = seed_engine.retriever.following(hits[0])
     assert (after.doc_id, after.sentence_index) == (hits[0].doc_id, hits[0].sentence_index + 1)
     assert after.sentence == "Dabei sei es um militärische Zusammenarbeit und die regionale Sicherheit gegangen."
     last = seed_engine.retrieve("(Reuters)", k=1)[0]
-    assert last.sentence == "(Reuters)" and seed_engine.retriever.following(corpus, last) is None
+    assert last.sentence == "(Reuters)" and seed_engine.retriever.following(last) is None

@@ -17,6 +17,7 @@ from qa.translation import (
     translate,
 )
 from tests.conftest import seed_questions
+from tests.qa.conftest import TranslatingEngine, page_with_answer
 
 SENTENCE = 'Der Minister sagte, die Lage sei "sehr ernst".'
 
@@ -85,6 +86,7 @@ def test_the_prompt_file_has_short_few_shot_turns_and_the_text_last():
     assert sum(len(t.content) for t in turns) < 1500, "keep prompts short: each 100 tokens cost about a second"
 
 
+@pytest.mark.llm
 def test_the_embedded_model_translates_a_seed_sentence_into_english(seed_engine):
     sentence = seed_questions()["de-08"]["gold"][0]["sentence"]
     assert "Wonsan" in sentence and "sagte" in sentence
@@ -194,10 +196,8 @@ def test_the_retry_is_stricter_and_its_faithful_rendering_is_shown():
 
 
 def test_the_chat_page_shows_the_german_sentence_alone_with_one_short_note():
-    from tests.qa.chat.test_render import TranslatingEngine, _page_with_answer
-
     check = check_translation("Lavrov last visited North Korea last year.", VISIT)
-    page, session = _page_with_answer(TranslatingEngine(UnfaithfulTranslationError(check)))
+    page, session = page_with_answer(TranslatingEngine(UnfaithfulTranslationError(check)))
     _, panel = page.translate(session)
     note = "No faithful English rendering: the model's English leaves out 2018, so only the German original is shown."
     assert note in html.unescape(panel), panel
@@ -205,6 +205,7 @@ def test_the_chat_page_shows_the_german_sentence_alone_with_one_short_note():
     assert "Machine translation (by the language model)" not in panel and session.translations == {}
 
 
+@pytest.mark.llm
 def test_the_embedded_model_keeps_the_number_of_a_seed_sentence(seed_engine):
     sentence = seed_questions()["de-20"]["gold"][0]["sentence"]
     assert "mehr als 1.000 Container" in sentence

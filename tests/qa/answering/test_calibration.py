@@ -8,6 +8,7 @@ import pytest
 
 from qa.answering.calibration import FEATURES, Calibrator, features
 from qa.evaluation.calibrate import auroc, calibrate, examples, fit
+from tests.qa.answering.conftest import JudgingModel, answerer, reply, run
 
 
 def row(judge: float, fits: bool, right: bool, language: str = "de", answerable: bool = True) -> dict:
@@ -76,8 +77,6 @@ def test_missing_signals_take_their_defaults():
 def test_the_chain_decides_by_the_calibrator_it_is_given(tmp_path):
     """A calibrator that trusts the judge: a draft the judge doubts is withheld, with the
     calibrator's probability as its confidence."""
-    from tests.qa.answering.test_chain_scripted import JudgingModel, answerer, reply, run
-
     folder = tmp_path / "run"
     folder.mkdir()
     (folder / "predictions.jsonl").write_text("\n".join(json.dumps(r) for r in rows(7)) + "\n")

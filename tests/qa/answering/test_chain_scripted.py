@@ -1,44 +1,14 @@
 """The answering chain around the model, with a scripted model. Real-model tests are in
 tests/qa/answering/test_chain_real_model.py."""
 
-import json
-
 import pytest
 
-from qa.answer import Answer, QuotePiece
+from index.retrieval import SentenceHit
+from qa.answer import Answer
 from qa.answering import ABSTENTION, Answerer, conversation
-from qa.retrieval import SentenceHit
 from qa.settings import Settings
 from tests.conftest import ScriptedModel
-
-SENTENCE = "Der Minister traf auf Kim selbst - für rund eine Stunde."
-HIT = SentenceHit(
-    "003", "Titel", "seeds/003.txt", 6, SENTENCE, 100, 100 + len(SENTENCE), 0.9, 0.9, 1.0, None, None, "v"
-)
-
-
-def answerer(model, hits=(HIT,), similarity=0.9, **settings):
-    return Answerer(
-        lambda: model,
-        lambda q, k: list(hits),
-        lambda text, offered: [similarity] * len(offered),
-        Settings.load(**settings),
-    )
-
-
-def run(answerer_, question, history=None):
-    """The text streamed (the quote's pieces, then the answer's text) and the final answer."""
-    items = list(answerer_.stream(question, history))
-    assert isinstance(items[-1], Answer) and all(isinstance(i, str | QuotePiece) for i in items[:-1])
-    quotes = [i.text for i in items[:-1] if isinstance(i, QuotePiece)]
-    text = [i for i in items[:-1] if isinstance(i, str)]
-    # The quote's pieces come first; with a quote, the answer's text is passed on once, after it.
-    assert items[: len(quotes)] == [QuotePiece(q) for q in quotes] and (not quotes or len(text) == 1)
-    return "".join(text), items[-1], "".join(quotes)
-
-
-def reply(answer, quote="rund eine Stunde", sources=(1,)):
-    return json.dumps({"sources": list(sources), "quote": quote, "answer": answer}, ensure_ascii=False)
+from tests.qa.answering.conftest import HIT, SENTENCE, JudgingModel, answerer, reply, run
 
 
 def test_streams_the_quote_then_the_checked_answer():
@@ -179,19 +149,6 @@ def test_conversation_keeps_the_last_three_exchanges():
     assert [q for q, _ in conversation([(f"F{i}", "A") for i in range(6)])] == ["F3", "F4", "F5"]
 
 
-class JudgingModel(ScriptedModel):
-    """A scripted model that also judges, with a fixed P(yes), and records what it was asked."""
-
-    def __init__(self, p_yes: float, *replies: str):
-        super().__init__(*replies)
-        self.p_yes = p_yes
-        self.judged: list[list[dict]] = []
-
-    def judge(self, messages, yes, no):
-        self.judged.append(messages)
-        return self.p_yes
-
-
 def test_an_answer_the_judge_rejects_is_withheld_with_its_draft_or_shown_marked():
     drafted = reply("Rund eine Stunde.")
     _, withheld, _ = run(answerer(JudgingModel(0.1, drafted)), "Wie lange traf Lawrow Kim?")
@@ -217,3 +174,16 @@ def test_without_the_judge_the_terms_decide():
     model = JudgingModel(0.0, reply("Rund eine Stunde."))
     _, answer, _ = run(answerer(model, judge="off"), "Wie lange traf Lawrow Kim?")
     assert model.judged == [] and answer.answerable and "judge" not in answer.signals
+
+
+@pytest.mark.parametrize("form", ["answer", "quote"])
+def test_by_default_no_article_is_read_and_the_quoted_citation_is_recorded(form):
+    """Without a calibrator the signals read from whole articles decide nothing: the chain leaves
+    them to the evaluation (qa.evaluation.signals) and records which citation its answer comes from."""
+    read = []
+    chain = answerer(JudgingModel(0.8, reply("Rund eine Stunde.")), answer_form=form)
+    chain.article = lambda doc_id: read.append(doc_id) or "Titel\nLawrow reiste nach Pjöngjang."
+    _, answer, _ = run(chain, "Wie lange traf Lawrow Kim?")
+    assert answer.answerable and answer.verified and answer.confidence == pytest.approx(0.8)
+    assert read == [] and not {"question_found", "subject_found"} & set(answer.signals)
+    assert answer.signals["quoted_citation"] == 0.0 and answer.citations[0].sentence == SENTENCE

@@ -1,8 +1,8 @@
 import pytest
 
+from index.retrieval import SentenceHit
 from qa.answering.citations import check, is_abstention
 from qa.answering.generate import parse_reply
-from qa.retrieval import SentenceHit
 
 TEXT = (
     "Lawrow ist am Mittwoch in Pjöngjang eingetroffen. Der Minister traf Kim für rund eine Stunde. "
@@ -23,9 +23,9 @@ def hit(sentence: str, index: int, doc_id: str = "003") -> SentenceHit:
         0.9,
         0.9,
         0.0,
-        "2023-10",
-        "dpa",
-        f"v{doc_id}{index}",
+        date="2023-10",
+        publisher="dpa",
+        vector_id=f"v{doc_id}{index}",
     )
 
 

@@ -3,9 +3,9 @@ and the answer held to it; what a question asks for, and whether a quote can be 
 
 import pytest
 
+from index.retrieval import SentenceHit
 from qa.answering.asked import asked_type, subject_found, type_mismatch
 from qa.answering.quote import Quote, foreign_facts, locate, units, widen
-from qa.retrieval import SentenceHit
 
 SENTENCE = 'Der Hafen hat im April  1,2 Millionen Container "umgeschlagen", sagte Hafenchef Jens Meier.'
 

@@ -175,5 +175,14 @@ def test_an_article_that_never_names_what_is_asked_scores_low():
     asked = "Wann wurde die Harvard University gegründet?"
     assert question_found(asked, ["Yale wurde 1701 gegründet. Die Universität ist privat."]) == 0.5
     assert question_found("Who greeted Lavrov in Pyongyang?", ["Lawrow kam in Pjöngjang an."]) == 1.0
-    result = verify("Mit Blumen.", "Wie wurde Lawrow begrüßt?", "de", [citation(FLOWERS)], 0.5, articles=[FLOWERS])
-    assert result.signals["question_found"] == 1.0
+    # The articles' whole texts are not read while verifying: the signal is computed where they are
+    # given (for a calibrator that weighs it, and by qa eval), from the cited articles.
+    from qa.answering.calibration import article_signals
+
+    cited = [citation(FLOWERS)]
+    assert "question_found" not in verify("Mit Blumen.", "Wie wurde Lawrow begrüßt?", "de", cited, 0.5).signals
+    article = {"doc": "Titel\n" + document(FLOWERS)}.get
+    found = article_signals("Wie wurde Lawrow begrüßt?", "Wie wurde Lawrow begrüßt?", cited, 0, article)
+    assert found["question_found"] == 1.0
+    elsewhere = {"doc": "Titel\nYale wurde 1701 gegründet. Die Universität ist privat."}.get
+    assert article_signals(asked, asked, cited, 0, elsewhere)["question_found"] == 0.5

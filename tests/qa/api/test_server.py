@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -22,20 +21,13 @@ from qa.api import ApiServer, build_api
 from qa.articles import ArticleLibrary
 from qa.chat import build_app, mount
 from qa.engine import Engine
-from tests.conftest import ROOT, SEEDS, seed_questions
-from tests.qa.answering.test_chain_real_model import ANSWERED
+from tests.conftest import ANSWERED, ROOT, SEEDS, free_port, qa, seed_questions
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.server
 
 QUESTIONS = seed_questions()
 LOCAL = "127.0.0.1,localhost"
 SUNDAY = "Bis zu welchem Tag soll Lawrow laut russischen und nordkoreanischen Staatsmedien in Nordkorea zu Besuch sein?"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @contextmanager
@@ -68,7 +60,7 @@ def events(lines: Iterator[str]) -> Iterator[tuple[str, dict]]:
 
 
 def assert_verbatim(answer: dict, engine: Engine) -> None:
-    documents = engine.corpus().documents
+    documents = engine.documents()
     assert answer["citations"], answer
     for citation in answer["citations"]:
         assert documents[citation["doc_id"]].text[citation["start"] : citation["end"]] == citation["sentence"]
@@ -91,6 +83,7 @@ def test_health_articles_retrieve_and_docs(api, seed_engine):
     assert "swagger" in api.get("/docs").text.lower()
 
 
+@pytest.mark.llm
 def test_ask_gives_the_same_answer_as_the_python_api_with_verbatim_citations(api, seed_engine):
     reply = api.post("/api/ask", json={"question": SUNDAY})
     assert reply.status_code == 200
@@ -107,6 +100,7 @@ def test_ask_gives_the_same_answer_as_the_python_api_with_verbatim_citations(api
     assert follow_up["language"] == "en" and follow_up["question"] != "And until when?"  # rewritten to stand alone
 
 
+@pytest.mark.llm
 def test_the_stream_delivers_pieces_before_the_final_answer(api, seed_engine):
     with api.stream("POST", "/api/ask/stream", json={"question": QUESTIONS["en-14"]["question"]}) as reply:
         assert reply.status_code == 200 and reply.headers["content-type"].startswith("text/event-stream")
@@ -136,8 +130,9 @@ def test_bad_requests_get_one_clear_sentence_and_a_status(api):
     assert policy.status_code == 422 and "unverified" in policy.json()["error"]
 
 
+@pytest.mark.llm
 def test_eight_concurrent_clients_each_get_their_own_answer(api, seed_engine):
-    ids = ANSWERED  # questions the model answers from the gold sentence (tests/qa/answering/test_chain_real_model.py)
+    ids = ANSWERED  # questions the model answers from the gold sentence (tests/conftest.py)
     results: dict[str, dict] = {}
 
     def ask(question_id: str, stream: bool) -> None:
@@ -161,6 +156,7 @@ def test_eight_concurrent_clients_each_get_their_own_answer(api, seed_engine):
         assert answer["answerable"], answer
 
 
+@pytest.mark.llm
 def test_a_client_that_leaves_mid_stream_does_not_block_the_next(api, caplog):
     caplog.set_level(logging.INFO, logger="qa.api.events")
     with api.stream("POST", "/api/ask/stream", json={"question": QUESTIONS["en-01"]["question"]}) as reply:
@@ -196,6 +192,7 @@ def test_the_chat_page_is_served_beside_the_api(seed_engine):
         assert httpx.get(f"{url}/api/health", trust_env=False).json()["articles"] == 5
 
 
+@pytest.mark.llm  # qa serve loads it as it starts
 def test_qa_serve_answers_curl_and_qa_ask_server(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
     env |= {"PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "HTTP_PROXY": "http://127.0.0.1:9", "NO_PROXY": ""}
@@ -297,9 +294,9 @@ def test_filters_by_date_and_outlet_and_the_outlets_route(api):
     assert not_a_list.status_code == 422 and not_a_list.json()["error"].startswith("the request is not valid: sources")
 
 
+@pytest.mark.llm
 def test_a_filtered_answer_cites_only_admitted_articles_also_through_qa_ask_server(api, seed_engine):
     from qa.api.client import AnswerClient, ServerError
-    from tests.qa.test_cli import qa
 
     answer = api.post("/api/ask", json={"question": SUNDAY, "sources": ["dtz"]}).json()
     assert "Sonntag" in answer["text"] and {c["doc_id"] for c in answer["citations"]} == {DTZ}

@@ -6,7 +6,6 @@ from __future__ import annotations
 import html
 import re
 import shutil
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,17 +16,9 @@ from gradio_client import Client, handle_file
 from qa.chat import build_app, launch
 from qa.engine import Engine
 from qa.settings import Settings
-from tests.conftest import SEEDS, seed_questions
-
-pytestmark = pytest.mark.slow
+from tests.conftest import SEEDS, free_port, seed_questions, write_articles
 
 QUESTIONS = seed_questions()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @contextmanager
@@ -68,6 +59,8 @@ def gold_cited(question_id: str, details: dict) -> bool:
     return bool(accepted & {c["sentence"] for c in details["citations"]})
 
 
+@pytest.mark.llm
+@pytest.mark.server
 def test_chat_endpoint_streams_the_answer_and_cites_the_sentence(seed_chat):
     client = Client(seed_chat, verbose=False)
     question = QUESTIONS["de-01"]
@@ -84,6 +77,8 @@ def test_chat_endpoint_streams_the_answer_and_cites_the_sentence(seed_chat):
     assert "qa-translate" not in source  # a German answer's sentence needs no translation
 
 
+@pytest.mark.llm
+@pytest.mark.server
 def test_follow_up_uses_this_sessions_conversation(seed_chat):
     client = Client(seed_chat, verbose=False)
     question = QUESTIONS["de-08"]["question"]
@@ -94,6 +89,7 @@ def test_follow_up_uses_this_sessions_conversation(seed_chat):
     assert len(messages) == 4 and "Und wo liegt die Stadt?" in messages[2]["content"][0]["text"]
 
 
+@pytest.mark.server
 def test_abstention_and_empty_question_are_shown_as_such_and_the_session_goes_on(seed_chat):
     client = Client(seed_chat, verbose=False)
     _, (messages, *_rest) = ask(client, "   ")
@@ -103,6 +99,8 @@ def test_abstention_and_empty_question_are_shown_as_such_and_the_session_goes_on
     assert 'class="qa-abstain"' in messages[-1]["content"][0]["text"]
 
 
+@pytest.mark.llm
+@pytest.mark.server
 def test_four_sessions_at_once_each_get_their_own_cited_answer(seed_chat):
     chosen = ["de-01", "de-02", "en-16", "de-08"]
     results: dict[str, tuple] = {}
@@ -130,6 +128,8 @@ def test_four_sessions_at_once_each_get_their_own_cited_answer(seed_chat):
         assert html.escape(details["citations"][0]["sentence"]) in plain(source)
 
 
+@pytest.mark.llm
+@pytest.mark.server
 def test_translate_shows_a_labelled_machine_translation_of_the_cited_sentence(seed_chat):
     client = Client(seed_chat, verbose=False)
     _, (*_rest, source, details) = ask(client, QUESTIONS["en-16"]["question"])
@@ -169,6 +169,8 @@ def upload_chat(seed_engine, tmp_path) -> Iterator[tuple[str, Engine]]:
         yield url, engine
 
 
+@pytest.mark.llm
+@pytest.mark.server
 def test_an_uploaded_article_becomes_answerable_and_a_bad_file_is_refused(upload_chat, tmp_path):
     url, engine = upload_chat
     client = Client(url, verbose=False)
@@ -183,7 +185,7 @@ def test_an_uploaded_article_becomes_answerable_and_a_bad_file_is_refused(upload
     assert details["citations"][0]["doc_id"] == "kuerbisfest"
     assert "48.500 Besucher" in details["citations"][0]["sentence"]
 
-    before, generation = engine.docstore.versions(), engine.docstore.generation
+    before, generation = engine.store.versions(), engine.store.docstore.generation
     bad = tmp_path / "notes.pdf"
     bad.write_bytes(b"%PDF-1.4 not an article")
     empty = tmp_path / "leer.txt"
@@ -191,7 +193,7 @@ def test_an_uploaded_article_becomes_answerable_and_a_bad_file_is_refused(upload
     status, table, *_ = client.predict([handle_file(bad), handle_file(empty)], api_name="/add_articles")
     assert "notes.pdf" in status and ".txt" in status and "leer.txt" in status, status
     assert "Added" not in status
-    assert engine.docstore.versions() == before and engine.docstore.generation == generation
+    assert engine.store.versions() == before and engine.store.docstore.generation == generation
     assert len(table["data"]) == 3
 
     status, table, *_ = client.predict("kuerbisfest", api_name="/remove_article")
@@ -200,6 +202,7 @@ def test_an_uploaded_article_becomes_answerable_and_a_bad_file_is_refused(upload
     assert "kuerbisfest" not in [c["doc_id"] for c in details["citations"]]
 
 
+@pytest.mark.server
 def test_backend_down_is_a_message_in_the_chat_and_the_server_keeps_running(seed_engine, tmp_path):
     closed = free_port()  # nothing listens here
     settings = seed_engine.settings.replace(
@@ -215,6 +218,7 @@ def test_backend_down_is_a_message_in_the_chat_and_the_server_keeps_running(seed
             assert "Traceback" not in text and details is None
 
 
+@pytest.mark.server
 def test_login_is_required_when_qa_auth_is_set(seed_engine):
     with serving(seed_engine, auth="reader:geheim") as url:
         with pytest.raises(Exception):  # noqa: B017 - the client refuses a page it may not open
@@ -223,6 +227,8 @@ def test_login_is_required_when_qa_auth_is_set(seed_engine):
         assert client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/chat"]
 
 
+@pytest.mark.llm
+@pytest.mark.server
 def test_the_date_and_outlet_settings_filter_the_answer(seed_chat):
     client = Client(seed_chat, verbose=False)
     question = QUESTIONS["de-01"]["question"]  # its gold sentence is in the Reuters article
@@ -245,7 +251,6 @@ def test_the_date_and_outlet_settings_filter_the_answer(seed_chat):
 
 def test_the_outlet_picker_lists_the_outlets_and_follows_the_articles(seed_engine, tmp_path):
     from qa.chat.app import ChatPage
-    from tests.qa.test_filters import write_articles
 
     demo = build_app(seed_engine)
     picker = next(block for block in demo.blocks.values() if getattr(block, "elem_id", None) == "qa-outlets")

@@ -14,11 +14,9 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from tests.conftest import ROOT, seed_questions
-from tests.qa.chat.test_app import free_port
-from tests.qa.test_cli import OFFLINE
+from tests.conftest import OFFLINE, ROOT, free_port, seed_questions
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.llm, pytest.mark.server, pytest.mark.browser]
 
 QUESTIONS = seed_questions()
 ARTIFACTS = ROOT / "test-artifacts"

@@ -7,8 +7,10 @@ import struct
 import pytest
 
 from index.loading import load_document
-from tests.conftest import DATA, SEEDS
-from tests.qa.test_cli import qa
+from tests.conftest import DATA, SEEDS, qa
+
+# Each qa process loads the embedding model anew: seconds each, minutes in all.
+pytestmark = pytest.mark.slow
 
 PREDICTION_KEYS = {
     "id",
@@ -83,6 +85,7 @@ def png_size(path) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
+@pytest.mark.llm
 def test_eval_limit_10_on_the_seeds_writes_complete_well_formed_results(tmp_path):
     out = tmp_path / "results"
     result = qa("eval", "--limit", "10", "--out", str(out))
@@ -132,6 +135,7 @@ def test_eval_limit_10_on_the_seeds_writes_complete_well_formed_results(tmp_path
     assert width > 1000 and height > 400
 
 
+@pytest.mark.llm
 def test_eval_on_a_squad_file_builds_its_corpus_and_cites_it(tmp_path):
     out = tmp_path / "squad"
     result = qa("eval", "--squad", str(DATA / "squad_sample.json"), "--out", str(out))

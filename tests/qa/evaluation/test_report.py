@@ -146,6 +146,9 @@ def test_a_question_the_engine_refuses_stops_the_run_naming_it():
         def ready_llm(self):
             pass
 
+        def article_text(self, doc_id):
+            return ""
+
         def stream(self, question):
             raise QuestionError("the question has 2001 characters; the limit is 2000")
 

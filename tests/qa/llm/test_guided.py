@@ -221,3 +221,29 @@ def test_a_server_gets_the_quote_as_a_plain_string():
     plain = without_quotes(answer_schema(SENTENCES))
     assert plain["properties"]["quote"] == {"type": "string"}
     assert plain["properties"]["sources"] == answer_schema(SENTENCES)["properties"]["sources"]
+
+
+def test_the_backends_declare_their_optional_abilities_as_the_protocols_say():
+    """llama.cpp traces its guided replies and judges; a server judges; a plain chat model does
+    neither. Each backend's method has the protocol's signature."""
+    import inspect
+    from pathlib import Path
+
+    from qa.llm import Judges, TracesReplies
+    from qa.llm.llamacpp import LlamaCppChat
+    from qa.llm.remote import LlamaIndexChat
+    from tests.conftest import ScriptedModel
+
+    embedded = LlamaCppChat(Path("absent.gguf"))
+    server = LlamaIndexChat(None, "openai", "a server")
+    assert isinstance(embedded, TracesReplies) and isinstance(embedded, Judges)
+    assert isinstance(server, Judges) and not isinstance(server, TracesReplies)
+    assert not isinstance(ScriptedModel(), Judges) and not isinstance(ScriptedModel(), TracesReplies)
+    assert embedded.reply_trace() is None  # nothing streamed yet
+
+    def parameters(method):
+        return [(p.name, p.kind, p.default) for p in inspect.signature(method).parameters.values()]
+
+    for protocol, backend in ((TracesReplies, LlamaCppChat), (Judges, LlamaCppChat), (Judges, LlamaIndexChat)):
+        (name,) = (n for n in vars(protocol) if n in {"reply_trace", "judge"})
+        assert parameters(getattr(backend, name)) == parameters(getattr(protocol, name))

@@ -15,8 +15,7 @@ from qa.evaluation.metrics import answer_correct, gold_cited
 from qa.llm import LLMUnavailableError, make_llm
 from qa.llm.model_file import ensure_model
 from qa.settings import Settings, SettingsError
-from tests.conftest import seed_questions
-from tests.qa.test_chroma_server import free_port
+from tests.conftest import free_port, seed_questions
 
 QUESTIONS = seed_questions()
 
@@ -57,7 +56,8 @@ def llama_server(tmp_path_factory):
     server.wait(timeout=30)
 
 
-@pytest.mark.slow
+@pytest.mark.llm  # the llama.cpp server runs the embedded model
+@pytest.mark.server
 # A year asked in German and in English. de-20 ("1.000 Container") is not used: the model's answer to it
 # is a close call that the cold server gets wrong on AVX-512 machines and right once it holds the
 # prompt's start (llama.cpp evaluates the prompt in other batches then, and the sums differ).

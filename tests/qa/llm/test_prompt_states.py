@@ -56,7 +56,7 @@ def test_a_folder_that_cannot_be_written_only_costs_time(tmp_path, caplog):
     assert states.load(MESSAGES) is None and "cannot keep the prompt state" in caplog.text
 
 
-@pytest.mark.slow
+@pytest.mark.llm
 def test_a_restart_reads_the_starts_back_and_answers_the_same(seed_engine, tmp_path):
     """Two models in turn, as two runs of a server: the first evaluates and keeps the starts, the second
     reads them back and gives the same answers."""

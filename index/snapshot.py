@@ -1,12 +1,13 @@
 """An in-memory snapshot of the document store, shaped for retrieval: documents, chunks and
 sentences as rows, BM25 over both, and the groups of near-duplicate sentences (one statement that
-several articles print). Built once per index generation, not per question."""
+several articles print). Built once per index generation (by ``index.Index``), not per question."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -14,15 +15,27 @@ from index.docstore import StoredDocument
 from index.documents import Chunk, Document
 from index.duplicates import SentenceLink
 from index.lexical import LexicalIndex, analyse
-from qa.filters import ArticleFilter
 
-#: Filters whose row masks a corpus keeps; older ones are computed again when asked for.
+
+class DocumentFilter(Hashable, Protocol):
+    """Which articles a question may be answered from (``qa.filters.ArticleFilter``): a whole-article
+    test, and the same test as a vector store's ``where``."""
+
+    @property
+    def is_empty(self) -> bool: ...
+
+    def matches(self, document: Document) -> bool: ...
+
+    def where(self) -> dict[str, Any] | None: ...
+
+
+#: Filters whose row masks a snapshot keeps; older ones are computed again when asked for.
 _KEPT_FILTERS = 64
 
 
 @dataclass(frozen=True, slots=True)
 class AllowedRows:
-    """The chunk and sentence rows a filter admits, as masks over ``Corpus.chunks`` and ``.sentences``."""
+    """The chunk and sentence rows a filter admits, as masks over ``Snapshot.chunks`` and ``.sentences``."""
 
     chunks: np.ndarray
     sentences: np.ndarray
@@ -38,7 +51,7 @@ class SentenceRow:
     chunk_row: int
 
 
-class Corpus:
+class Snapshot:
     def __init__(self, stored: list[StoredDocument], generation: int = 0, links: list[SentenceLink] | None = None):
         """``links`` (``DocumentStore.sentence_links()``) join near-duplicate sentences into groups."""
         self.generation = generation
@@ -70,13 +83,13 @@ class Corpus:
         self._groups = group_rows(self.sentences, links or [])
         self.chunk_lexical = LexicalIndex(chunk_texts)
         self.sentence_lexical = LexicalIndex(sentence_texts)
-        self._allowed: dict[ArticleFilter, AllowedRows] = {}
+        self._allowed: dict[DocumentFilter, AllowedRows] = {}
         self._allowed_lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self.documents)
 
-    def allowed(self, article_filter: ArticleFilter | None) -> AllowedRows | None:
+    def allowed(self, article_filter: DocumentFilter | None) -> AllowedRows | None:
         """The rows ``article_filter`` admits; None when there is no filter (every row is admitted).
         Computed once per filter and kept: the next question with the same filter only looks it up."""
         if article_filter is None or article_filter.is_empty:
@@ -111,7 +124,7 @@ class Corpus:
 
 def group_rows(sentences: Sequence[SentenceRow], links: list[SentenceLink]) -> dict[int, tuple[int, ...]]:
     """Each grouped sentence row → the rows of its group (union-find over the links). Links to
-    sentences the corpus does not hold are ignored."""
+    sentences the snapshot does not hold are ignored."""
     row_of = {(s.doc_id, s.index): row for row, s in enumerate(sentences)} if links else {}
     parent: dict[int, int] = {}
 
