@@ -137,7 +137,7 @@ class Answerer:
         reply = generation.reply()
         log.debug("model reply: %s", generation.raw)
         usable = reply.text and not is_abstention(reply.text)
-        quote = locate(reply.quote, offered, reply.sources) if usable and quoting else None
+        quote = locate(reply.quote, offered, reply.cited) if usable and quoting else None
         if usable and quoting and quote is None:
             note = "abstained: the quote is not a verbatim part of the sentence it names"
             yield _abstention(language, standalone, timings, started, [note])

@@ -67,7 +67,7 @@ def check(
     if question and lacks_asked_quantity(reply.text, question):
         return CheckedAnswer("", [], True, notes=["abstained: the question asks how many, the answer has no number"])
     cited: list[int] = []
-    for number in reply.sources:
+    for number in reply.cited:
         if 1 <= number <= len(offered):
             cited.append(number - 1)
         else:

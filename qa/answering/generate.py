@@ -22,9 +22,11 @@ _MARKERS = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 @dataclass(frozen=True, slots=True)
 class ModelReply:
     text: str
-    sources: list[int]
+    #: The numbers of the offered sentences the reply cites (1-based, as the prompt shows them): the
+    #: reply's "sources" field, as the model sees it.
+    cited: list[int]
     well_formed: bool
-    #: The words the model copied from its first source: the evidence the answer is written from.
+    #: The words the model copied from its first cited sentence: the evidence the answer is written from.
     quote: str = ""
 
 
@@ -86,14 +88,14 @@ def parse_reply(raw: str) -> ModelReply:
     data = _json_object(raw)
     quote = ""
     if isinstance(data, dict) and isinstance(data.get("answer"), str):
-        text, sources = data["answer"], _numbers_of(data.get("sources"))
+        text, cited = data["answer"], _numbers_of(data.get("sources"))
         quote = data["quote"].strip() if isinstance(data.get("quote"), str) else ""
         well_formed = True
     else:
-        text, sources, well_formed = raw, [], False
+        text, cited, well_formed = raw, [], False
     marked = [int(n) for group in _MARKERS.findall(text) for n in group.split(",")]
     text = _MARKERS.sub("", text).strip()
-    return ModelReply(text, list(dict.fromkeys([*sources, *marked])), well_formed, quote)
+    return ModelReply(text, list(dict.fromkeys([*cited, *marked])), well_formed, quote)
 
 
 def _json_object(raw: str) -> object:

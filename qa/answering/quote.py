@@ -50,13 +50,13 @@ class Quote:
     end: int
 
 
-def locate(quote: str, offered: Sequence[SentenceHit], sources: Sequence[int]) -> Quote | None:
-    """The quote in the first of ``sources`` (numbers as shown, 1-based) that holds it, verbatim up to
+def locate(quote: str, offered: Sequence[SentenceHit], cited: Sequence[int]) -> Quote | None:
+    """The quote in the first of the ``cited`` sentences (numbers as shown, 1-based) that holds it, verbatim up to
     the prompt's one-line form; None when none does."""
     wanted = one_line(quote)
     if not wanted:
         return None
-    for number in dict.fromkeys(sources):
+    for number in dict.fromkeys(cited):
         if not 1 <= number <= len(offered):
             continue
         sentence = offered[number - 1].sentence

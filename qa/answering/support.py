@@ -121,14 +121,15 @@ def names(text: str) -> set[str]:
     return found
 
 
-def missing_terms(answer: str, sources: list[str]) -> list[str]:
-    """Numbers and names of ``answer`` that none of ``sources`` contains, in order of appearance."""
-    source_text = " ".join(sources)
-    source_numbers = numbers(source_text)
-    source_words = {fold(w) for w in WORD.findall(source_text)}
-    missing = [n for n in sorted(numbers(answer), key=answer.find) if n not in source_numbers]
+def missing_terms(answer: str, texts: list[str]) -> list[str]:
+    """Numbers and names of ``answer`` that none of ``texts`` (cited sentences, the question)
+    contains, in order of appearance."""
+    joined = " ".join(texts)
+    held_numbers = numbers(joined)
+    held_words = {fold(w) for w in WORD.findall(joined)}
+    missing = [n for n in sorted(numbers(answer), key=answer.find) if n not in held_numbers]
     for name in sorted(names(answer), key=answer.find):
-        if not any(same_word(fold(part), source_words) for part in name.split("-") if part):
+        if not any(same_word(fold(part), held_words) for part in name.split("-") if part):
             missing.append(name)
     return missing
 

@@ -194,8 +194,8 @@ def test_guided_decoding_copies_a_verbatim_quote_in_fewer_steps_than_the_grammar
     monkeypatch.setattr(llamacpp.FlatSchema, "parse", staticmethod(lambda schema: None))
     llm._llama.reset()
     grammar = parse_reply("".join(llm.stream(messages, schema, 200)))
-    assert guided.sources and guided.sources == grammar.sources, (guided, grammar)
-    chosen = [sentences[n - 1] for n in guided.sources]
+    assert guided.cited and guided.cited == grammar.cited, (guided, grammar)
+    chosen = [sentences[n - 1] for n in guided.cited]
     assert guided.quote and any(guided.quote in sentence for sentence in chosen), guided
     if any(grammar.quote in sentence for sentence in chosen):
         assert guided.quote == grammar.quote
@@ -217,8 +217,8 @@ def test_a_quote_that_is_not_in_its_sentence_cannot_be_produced(seed_engine):
     sentences = [one_line(h.sentence) for h in offered]
     messages = render("quote", "en", context=context, question=question)
     reply = parse_reply("".join(seed_engine.ready_llm().stream(messages, answer_schema(sentences), 200)))
-    assert reply.sources and reply.quote, reply
-    assert any(reply.quote in sentences[n - 1] for n in reply.sources), reply
+    assert reply.cited and reply.quote, reply
+    assert any(reply.quote in sentences[n - 1] for n in reply.cited), reply
 
 
 NUMBERED = ["en-14", "en-22", "en-28", "de-16", "de-22"]

@@ -37,13 +37,13 @@ OFFERED = [ARRIVED, MET, CONTAINERS]
 
 def test_reply_json_and_inline_markers_are_both_read():
     reply = parse_reply('{"answer": "Er traf Kim [2].", "sources": [2, "3"]}')
-    assert reply.well_formed and reply.text == "Er traf Kim." and reply.sources == [2, 3]
+    assert reply.well_formed and reply.text == "Er traf Kim." and reply.cited == [2, 3]
 
 
 def test_reply_that_is_not_json_is_read_as_text_with_markers():
     reply = parse_reply("Lawrow traf Kim [2] und lieferte [1, 3].")
     assert not reply.well_formed
-    assert reply.text == "Lawrow traf Kim und lieferte." and reply.sources == [2, 1, 3]
+    assert reply.text == "Lawrow traf Kim und lieferte." and reply.cited == [2, 1, 3]
 
 
 @pytest.mark.parametrize(
