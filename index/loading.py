@@ -7,18 +7,32 @@ cannot be used is reported once with a reason (and its line), and the others go 
 
 from __future__ import annotations
 
+import codecs
 import logging
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from index.documents import Document
 from index.feeds import FEED_SUFFIXES, FeedError, read_feed
 from index.formats import Parsed, parse_html, parse_markdown, parse_text
 from index.language import detect_language
 from index.pdf import PDF_SUFFIXES, PdfError, parse_pdf
-from index.records import DUMP_SUFFIXES, DumpResult, NotADumpError, RecordSkip, read_dump
+from index.records import (
+    DUMP_SUFFIXES,
+    JSON_LINES_SUFFIXES,
+    DumpResult,
+    NotADumpError,
+    RecordSkip,
+    describe_names,
+    dump_rows,
+    field_names,
+    has_text_field,
+    iter_dump,
+    unmapped_fields,
+)
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +41,10 @@ ARTICLE_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm"}) | PD
 ARCHIVE_SUFFIXES = DUMP_SUFFIXES | FEED_SUFFIXES
 SUPPORTED_SUFFIXES = ARTICLE_SUFFIXES | ARCHIVE_SUFFIXES
 _FALLBACK_ENCODING = "cp1252"
+_UTF8_BOM = b"\xef\xbb\xbf"
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+#: The start of a file that ``decode`` looks at for binary data.
+_SAMPLE_BYTES = 8192
 
 
 class LoadError(Exception):
@@ -52,6 +70,14 @@ class Skipped:
 
 
 @dataclass(slots=True)
+class FileRecords:
+    """The records of one dump or feed: how many it holds, and how many of them were not indexed."""
+
+    total: int = 0
+    skipped: int = 0
+
+
+@dataclass(slots=True)
 class LoadResult:
     documents: list[Document] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
@@ -60,6 +86,16 @@ class LoadResult:
     #: indexed record of such a file whose id is not among them has been deleted from it.
     archives: set[str] = field(default_factory=set)
     present: set[str] = field(default_factory=set)
+    #: Every dump or feed read, by path: its records and how many of them were skipped.
+    records: dict[str, FileRecords] = field(default_factory=dict)
+
+
+class MissingFieldsError(LoadError):
+    """A dump without a field that ``--fields`` names: none of its ``records`` is read."""
+
+    def __init__(self, message: str, records: int):
+        super().__init__(message)
+        self.records = records
 
 
 def discover(paths: list[Path]) -> tuple[list[Path], list[Skipped]]:
@@ -89,36 +125,69 @@ def discover(paths: list[Path]) -> tuple[list[Path], list[Skipped]]:
 
 def load_documents(paths: list[Path], max_bytes: int, fields: Mapping[str, str] | None = None) -> LoadResult:
     """Every article under ``paths``; ``fields`` maps a dump's column names (``{"text": "body"}``)."""
+    result = LoadResult()
+    result.documents = list(stream_documents(paths, max_bytes, fields, result))
+    return result
+
+
+def stream_documents(
+    paths: list[Path], max_bytes: int, fields: Mapping[str, str] | None, result: LoadResult
+) -> Iterator[Document]:
+    """Every article under ``paths``, one at a time, as the files are read: a dump is never held in
+    memory whole. ``result`` collects, file by file, what was skipped and why, the warnings, the
+    archives read with the ids they hold, and each archive's record counts; its ``documents`` stay
+    empty. A file's skipped records are added when the file has been read to its end."""
     files, skipped = discover(paths)
+    result.skipped += skipped
     named = {path.resolve() for path in paths if path.is_file()}
-    result = LoadResult(skipped=skipped)
     seen: dict[str, str] = {}
     for path in files:
-        try:
-            loaded = load_file(path, max_bytes, fields)
-        except NotArticlesError as error:
-            # Other data beside the articles (a question set, an export); reported when named.
-            if path in named:
-                result.skipped.append(Skipped(str(path), str(error)))
-            log.info("passed over %s: %s", path, error)
-            continue
-        except LoadError as error:
-            result.skipped.append(Skipped(str(path), str(error)))
-            log.info("skipped %s: %s", path, error)
-            continue
-        if path.suffix.lower() in ARCHIVE_SUFFIXES:
-            result.archives.add(str(path))
-            result.present |= loaded.present
-        result.skipped += [Skipped(str(path), skip.reason, skip.line) for skip in loaded.skipped]
-        result.warnings += [f"{path}: {warning}" for warning in loaded.warnings]
-        for document, line in zip(loaded.documents, loaded.lines, strict=True):
+        yield from _stream_file(path, path in named, max_bytes, fields, result, seen)
+
+
+def _stream_file(
+    path: Path,
+    named: bool,
+    max_bytes: int,
+    fields: Mapping[str, str] | None,
+    result: LoadResult,
+    seen: dict[str, str],
+) -> Iterator[Document]:
+    """The articles of one file not already read from another (``seen``: id → where), into ``result``."""
+    name = str(path)
+    counts = FileRecords()
+    if path.suffix.lower() in ARCHIVE_SUFFIXES:
+        result.records[name] = counts
+    read = FileLoad()
+    duplicates: list[Skipped] = []
+    try:
+        for document, line in iter_file(path, max_bytes, fields, read):
+            counts.total += 1
             if document.doc_id in seen:
                 reason = f"same document id '{document.doc_id}' as {seen[document.doc_id]}; rename one"
-                result.skipped.append(Skipped(str(path), reason, line))
+                duplicates.append(Skipped(name, reason, line))
                 continue
-            seen[document.doc_id] = str(path) if line is None else f"{path} line {line}"
-            result.documents.append(document)
-    return result
+            seen[document.doc_id] = name if line is None else f"{name} line {line}"
+            yield document
+    except MissingFieldsError as error:
+        counts.total = counts.skipped = error.records
+        result.skipped.append(Skipped(name, str(error)))
+        log.info("skipped %s: %s", path, error)
+        return
+    except LoadError as error:
+        result.records.pop(name, None)
+        # Other data beside the articles (a question set, an export) is reported only when named.
+        if named or not isinstance(error, NotArticlesError):
+            result.skipped.append(Skipped(name, str(error)))
+        log.info("skipped %s: %s", path, error)
+        return
+    if name in result.records:
+        result.archives.add(name)
+        result.present |= read.present
+    counts.total += len(read.skipped)
+    counts.skipped += len(read.skipped) + len(duplicates)
+    result.skipped += sorted(read.skipped + duplicates, key=lambda skip: skip.line or 0)
+    result.warnings += [f"{path}: {warning}" for warning in read.warnings]
 
 
 @dataclass(slots=True)
@@ -135,38 +204,93 @@ class FileLoad:
 def load_file(path: Path, max_bytes: int, fields: Mapping[str, str] | None = None) -> FileLoad:
     """The articles of one file of any supported kind; ``LoadError`` when the file as a whole cannot
     be used. Records of a dump or feed that cannot be used are in ``skipped`` with their line."""
+    out = FileLoad()
+    for document, line in iter_file(path, max_bytes, fields, out):
+        out.documents.append(document)
+        out.lines.append(line)
+    return out
+
+
+def iter_file(
+    path: Path, max_bytes: int, fields: Mapping[str, str] | None, out: FileLoad
+) -> Iterator[tuple[Document, int | None]]:
+    """The articles of one file, one at a time, with the line each record starts on (None for a
+    one-article file); ``out`` collects the skipped records, warnings and ids (its ``documents`` stay
+    empty). ``LoadError`` when the file as a whole cannot be used."""
     suffix = path.suffix.lower()
     if suffix not in ARCHIVE_SUFFIXES:
         document, warning = load_document(path, max_bytes)
-        return FileLoad([document], [None], warnings=[warning] if warning else [], present={document.doc_id})
+        out.warnings += [warning] if warning else []
+        out.present.add(document.doc_id)
+        yield document, None
+    elif suffix in FEED_SUFFIXES:
+        yield from _iter_feed(path, max_bytes, out)
+    else:
+        yield from _iter_dump(path, max_bytes, fields or {}, out)
+
+
+def _iter_feed(path: Path, max_bytes: int, out: FileLoad) -> Iterator[tuple[Document, int | None]]:
     raw = _read(path, None)
     if not raw.strip():
         raise LoadError("file is empty")
-    if suffix in FEED_SUFFIXES:
-        try:
-            dump = read_feed(path, raw, max_bytes)
-        except FeedError as error:
-            raise LoadError(str(error)) from error
-    else:
-        text, warnings, bad_lines = decode_lines(raw)
-        try:
-            dump = read_dump(path, _normalise(text), fields, max_bytes)
-        except NotADumpError as error:
-            raise NotArticlesError(str(error)) from error
-        dump.warnings[:0] = warnings
-        dump.skipped += [RecordSkip(line, "not valid UTF-8 (another encoding?)") for line in bad_lines]
-    return _file_load(dump, path)
-
-
-def _file_load(dump: DumpResult, path: Path) -> FileLoad:
-    if not dump.documents and not dump.skipped:
+    try:
+        feed = read_feed(path, raw, max_bytes)
+    except FeedError as error:
+        raise LoadError(str(error)) from error
+    if not feed.documents and not feed.skipped:
         raise LoadError("the file holds no records")
-    out = FileLoad(warnings=dump.warnings, present=dump.present)
-    for document in dump.documents:
-        out.documents.append(document)
-        out.lines.append(dump.lines.get(document.doc_id))
-    out.skipped = [Skipped(str(path), skip.reason, skip.line) for skip in sorted(dump.skipped, key=lambda s: s.line)]
-    return out
+    _collect(feed, path, out)
+    for document in feed.documents:
+        yield document, feed.lines.get(document.doc_id)
+
+
+def _iter_dump(
+    path: Path, max_bytes: int, fields: Mapping[str, str], out: FileLoad
+) -> Iterator[tuple[Document, int | None]]:
+    """A JSON Lines or CSV dump, read line by line (after a first pass that checks its encoding, and
+    one that checks the names ``fields`` maps)."""
+    encoding = _survey(path)
+    if fields:
+        _check_fields(path, encoding, fields, max_bytes)
+    dump = DumpResult(warnings=[encoding.warning] if encoding.warning else [])
+    found = 0
+    try:
+        for document, line in iter_dump(path, _dump_lines(path, encoding), fields, max_bytes, dump):
+            found += 1
+            yield document, line
+    except NotADumpError as error:
+        raise NotArticlesError(str(error)) from error
+    dump.skipped += [RecordSkip(line, "not valid UTF-8 (another encoding?)") for line in encoding.bad_lines]
+    if not found and not dump.skipped:
+        raise LoadError("the file holds no records")
+    _collect(dump, path, out)
+
+
+def _collect(dump: DumpResult, path: Path, out: FileLoad) -> None:
+    out.warnings += dump.warnings
+    out.present |= dump.present
+    out.skipped += [Skipped(str(path), skip.reason, skip.line) for skip in sorted(dump.skipped, key=lambda s: s.line)]
+
+
+def _check_fields(path: Path, encoding: _Encoding, fields: Mapping[str, str], max_bytes: int) -> None:
+    """``MissingFieldsError`` when the dump holds articles but lacks a field ``fields`` names: then the
+    mapping is another dump's, and its records would be lost without a word. A file with no text field
+    by any name is other data, which the reading itself reports."""
+    names = field_names(path, _dump_lines(path, encoding), max_bytes)
+    missing = unmapped_fields(fields, names)
+    if not missing or not has_text_field(fields, names):
+        return
+    records = len(encoding.bad_lines) + sum(1 for _ in dump_rows(path, _dump_lines(path, encoding), max_bytes))
+    if not records:
+        return
+    spec = ",".join(f"{name}={column}" for name, column in missing.items())
+    absent = ", ".join(f"'{column}'" for column in missing.values())
+    noun = "keys" if path.suffix.lower() in JSON_LINES_SUFFIXES else "columns"
+    raise MissingFieldsError(
+        f"no field {absent} (--fields {spec}); its {noun} are {describe_names(names)}; "
+        f"all {records} of its records skipped",
+        records,
+    )
 
 
 def load_document(path: Path, max_bytes: int) -> tuple[Document, str | None]:
@@ -221,30 +345,88 @@ def _read(path: Path, max_bytes: int | None) -> bytes:
         raise LoadError(f"cannot read file ({error.strerror or error})") from error
 
 
-def decode_lines(raw: bytes) -> tuple[str, list[str], list[int]]:
-    """A dump's text. Where a few lines are not UTF-8 they are blanked and returned by number, so that
-    their records are reported and the others go on; a file mostly not UTF-8 is read as Windows-1252,
-    with a warning."""
+@dataclass(frozen=True, slots=True)
+class _Encoding:
+    """How a dump is decoded: UTF-8 (with the numbers of the few lines that are not, which are read
+    as blank and reported), UTF-16, or Windows-1252 when most lines are not UTF-8."""
+
+    codec: str
+    bad_lines: tuple[int, ...] = ()
+    warning: str | None = None
+
+
+def _survey(path: Path) -> _Encoding:
+    """A first pass over a dump, line by line: its encoding, or ``LoadError`` for an empty, binary or
+    unreadable file."""
     try:
-        return raw.decode("utf-8-sig"), [], []
-    except UnicodeDecodeError:
-        pass
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        text, warning = decode(raw)
-        return text, [warning] if warning else [], []
-    lines = raw.removeprefix(b"\xef\xbb\xbf").split(b"\n")
-    good: list[str] = []
+        with path.open("rb") as handle:
+            head = handle.read(_SAMPLE_BYTES)
+            handle.seek(0)
+            if head.startswith(_UTF16_BOMS):
+                _check_utf16(handle)
+                return _Encoding("utf-16")
+            return _survey_utf8(handle, head)
+    except OSError as error:
+        raise LoadError(f"cannot read file ({error.strerror or error})") from error
+
+
+def _check_utf16(handle: BinaryIO) -> None:
+    decoder = codecs.getincrementaldecoder("utf-16")()
+    try:
+        while block := handle.read(1 << 20):
+            decoder.decode(block)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError as error:
+        raise LoadError("file is neither text nor valid UTF-16") from error
+
+
+def _survey_utf8(handle: BinaryIO, head: bytes) -> _Encoding:
     bad: list[int] = []
-    for number, line in enumerate(lines, start=1):
+    content = False
+    pieces = 1  # as ``raw.split(b"\n")`` counts them: one more than the line breaks
+    for number, raw in enumerate(handle, start=1):
+        if number == 1:
+            raw = raw.removeprefix(_UTF8_BOM)
+        content = content or bool(raw.strip())
+        pieces += raw.endswith(b"\n")
         try:
-            good.append(line.decode("utf-8"))
+            raw.decode("utf-8")
         except UnicodeDecodeError:
-            good.append("")
             bad.append(number)
-    if len(bad) > len(lines) // 2:
-        text, warning = decode(raw)
-        return text, [warning] if warning else [], []
-    return "\n".join(good), [], bad
+    if not content:
+        raise LoadError("file is empty")
+    if len(bad) > pieces // 2:
+        decode(head)  # binary data is refused here
+        warning = f"not valid UTF-8; read as {_FALLBACK_ENCODING}, check its umlauts"
+        return _Encoding(_FALLBACK_ENCODING, warning=warning)
+    return _Encoding("utf-8", tuple(bad))
+
+
+def _dump_lines(path: Path, encoding: _Encoding) -> Iterator[str]:
+    """A dump's lines, decoded and cleaned as ``_normalise`` cleans a whole text, one at a time."""
+    try:
+        if encoding.codec == "utf-16":
+            with path.open(encoding="utf-16", newline=None) as text:
+                for line in text:
+                    yield from _normalise(line.removesuffix("\n")).split("\n")
+            return
+        bad = set(encoding.bad_lines)
+        with path.open("rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                raw = raw.removeprefix(_UTF8_BOM) if number == 1 else raw
+                line = "" if number in bad else _decode_line(raw.removesuffix(b"\n"), encoding.codec)
+                yield from _normalise(line.removesuffix("\r")).split("\n")
+    except (OSError, UnicodeDecodeError) as error:
+        raise LoadError(f"cannot read file ({getattr(error, 'strerror', None) or error})") from error
+
+
+def _decode_line(raw: bytes, codec: str) -> str:
+    if codec == "utf-8":
+        return raw.decode("utf-8")
+    try:
+        return raw.decode(codec)
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
 
 
 def decode(raw: bytes) -> tuple[str, str | None]:

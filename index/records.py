@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
+import itertools
 import json
 import re
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,8 @@ from index.documents import Document
 from index.formats import clean_fragment
 from index.language import detect_language
 
-DUMP_SUFFIXES = frozenset({".jsonl", ".ndjson", ".csv", ".tsv"})
+JSON_LINES_SUFFIXES = frozenset({".jsonl", ".ndjson"})
+DUMP_SUFFIXES = JSON_LINES_SUFFIXES | {".csv", ".tsv"}
 FIELDS = ("id", "title", "text", "date", "source", "url", "author")
 #: The names each field goes by in the dumps of scrapers, feed readers and news datasets.
 COMMON_NAMES: dict[str, tuple[str, ...]] = {
@@ -39,6 +40,8 @@ COMMON_NAMES: dict[str, tuple[str, ...]] = {
     "url": ("url", "link", "href", "source_url", "permalink", "canonical_url"),
     "author": ("author", "authors", "byline", "creator", "autor"),
 }  # fmt: skip
+#: Field names of a JSON Lines file collected for a message, at most.
+_MAX_NAMES = 200
 _TAG = re.compile(r"<(?:p|br|div|a|span|b|i|em|strong|h\d|ul|li|img|figure)\b[^>]*>", re.I)
 
 
@@ -87,13 +90,24 @@ def parse_fields(spec: str | None) -> dict[str, str]:
 def read_dump(path: Path, text: str, fields: Mapping[str, str] | None, max_bytes: int) -> DumpResult:
     """The records of a decoded dump file; its suffix says whether it is JSON Lines or CSV/TSV.
     ``NotADumpError`` when no record has a text field at all."""
-    fields = fields or {}
     result = DumpResult()
-    rows = _json_lines(text) if path.suffix.lower() in {".jsonl", ".ndjson"} else _csv_rows(text, path, max_bytes)
+    for document, line in iter_dump(path, text.split("\n"), fields, max_bytes, result):
+        result.documents.append(document)
+        result.lines[document.doc_id] = line
+    return result
+
+
+def iter_dump(
+    path: Path, lines: Iterable[str], fields: Mapping[str, str] | None, max_bytes: int, out: DumpResult
+) -> Iterator[tuple[Document, int]]:
+    """The usable records of a dump, one at a time, as it reads ``lines`` (the file's decoded lines),
+    each with the line it starts on; the records it cannot use go to ``out.skipped`` and every id to
+    ``out.present``. ``NotADumpError`` at the end when no record had a text field at all."""
+    fields = fields or {}
     seen: dict[str, int] = {}
-    texts: dict[str, int] = {}
+    texts: dict[bytes, int] = {}
     records = with_text = 0
-    for line, row in rows:
+    for line, row in dump_rows(path, lines, max_bytes):
         if isinstance(row, dict):
             records += 1
             with_text += _value(row, "text", fields) != ""
@@ -102,23 +116,65 @@ def read_dump(path: Path, text: str, fields: Mapping[str, str] | None, max_bytes
                 raise row
             document = record_document(row, fields, path, max_bytes)
         except RecordError as error:
-            result.skipped.append(RecordSkip(line, str(error)))
+            out.skipped.append(RecordSkip(line, str(error)))
             if isinstance(row, dict) and (known := _record_id(row, fields, path)):
-                result.present.add(known)
+                out.present.add(known)
             continue
-        result.present.add(document.doc_id)
-        digest = hashlib.sha1(document.text.encode()).hexdigest()
+        out.present.add(document.doc_id)
+        digest = hashlib.sha1(document.text.encode()).digest()
         if document.doc_id in seen:
-            result.skipped.append(RecordSkip(line, f"same id '{document.doc_id}' as line {seen[document.doc_id]}"))
+            out.skipped.append(RecordSkip(line, f"same id '{document.doc_id}' as line {seen[document.doc_id]}"))
         elif digest in texts:
-            result.skipped.append(RecordSkip(line, f"same text as line {texts[digest]} (a duplicate)"))
+            out.skipped.append(RecordSkip(line, f"same text as line {texts[digest]} (a duplicate)"))
         else:
-            seen[document.doc_id] = texts[digest] = result.lines[document.doc_id] = line
-            result.documents.append(document)
+            seen[document.doc_id] = texts[digest] = line
+            yield document, line
     if records and not with_text:
         wanted = fields.get("text") or "text, content or body"
         raise NotADumpError(f"no record has a text field ({wanted}); name it with --fields text=NAME")
-    return result
+
+
+def dump_rows(path: Path, lines: Iterable[str], max_bytes: int) -> Iterator[tuple[int, dict | RecordError]]:
+    """The records of a dump as dicts (or the error that makes one unreadable), with their lines."""
+    if path.suffix.lower() in JSON_LINES_SUFFIXES:
+        return _json_lines(lines)
+    return _csv_rows(lines, path, max_bytes)
+
+
+def field_names(path: Path, lines: Iterable[str], max_bytes: int) -> list[str]:
+    """The names of a dump's fields: a CSV's header, or every key of a JSON Lines file's records (in the
+    order they first appear, at most ``_MAX_NAMES``)."""
+    if path.suffix.lower() not in JSON_LINES_SUFFIXES:
+        try:
+            header = next(_csv_reader(iter(lines), path, max_bytes), [])
+        except csv.Error:
+            header = []
+        return [name for name in header if name.strip()]
+    names: dict[str, None] = {}
+    for _, row in _json_lines(lines):
+        if isinstance(row, dict):
+            names.update((str(key), None) for key in row if len(names) < _MAX_NAMES)
+    return list(names)
+
+
+def unmapped_fields(fields: Mapping[str, str], names: Iterable[str]) -> dict[str, str]:
+    """The ``fields`` (field: name) whose name is none of ``names``, in any case."""
+    held = {name.strip().lower() for name in names}
+    return {field_name: column for field_name, column in fields.items() if column.strip().lower() not in held}
+
+
+def has_text_field(fields: Mapping[str, str], names: Iterable[str]) -> bool:
+    """Whether a file with these field names holds articles: its text field by the mapped name or by a
+    common one."""
+    held = {name.strip().lower() for name in names}
+    wanted = {fields["text"].strip().lower()} if "text" in fields else set()
+    return bool(held & (wanted | set(COMMON_NAMES["text"])))
+
+
+def describe_names(names: list[str], limit: int = 12) -> str:
+    """Field names for a message: the first ``limit``, and how many more."""
+    shown = ", ".join(names[:limit]) or "none"
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def record_document(row: Mapping[str, Any], fields: Mapping[str, str], path: Path, max_bytes: int) -> Document:
@@ -184,8 +240,8 @@ def _flatten(value: Any) -> str:
     return str(value).strip()
 
 
-def _json_lines(text: str) -> Iterator[tuple[int, dict | RecordError]]:
-    for number, line in enumerate(text.split("\n"), start=1):
+def _json_lines(lines: Iterable[str]) -> Iterator[tuple[int, dict | RecordError]]:
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
@@ -199,13 +255,10 @@ def _json_lines(text: str) -> Iterator[tuple[int, dict | RecordError]]:
         yield number, row
 
 
-def _csv_rows(text: str, path: Path, max_bytes: int) -> Iterator[tuple[int, dict | RecordError]]:
+def _csv_rows(lines: Iterable[str], path: Path, max_bytes: int) -> Iterator[tuple[int, dict | RecordError]]:
     """Rows of a CSV or TSV file as dicts keyed by its header; the delimiter (comma, semicolon or tab)
     is sniffed from the header line. Line numbers are those of the file (a quoted field may span lines)."""
-    header = text.split("\n", 1)[0]
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else max(",;\t|", key=header.count)
-    csv.field_size_limit(max(max_bytes, 131072))
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = _csv_reader(iter(lines), path, max_bytes)
     try:
         names = next(reader)
     except (StopIteration, csv.Error):
@@ -225,6 +278,15 @@ def _csv_rows(text: str, path: Path, max_bytes: int) -> Iterator[tuple[int, dict
             yield line, RecordError(f"{len(cells)} fields where the header names {len(names)}")
             continue
         yield line, dict(zip(names, cells, strict=False))
+
+
+def _csv_reader(lines: Iterator[str], path: Path, max_bytes: int) -> Iterator[list[str]]:
+    """A ``csv.reader`` over the lines, its delimiter taken from the header line (the first)."""
+    header = next(lines, "")
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else max(",;\t|", key=header.count)
+    csv.field_size_limit(max(max_bytes, 131072))
+    rows = (line + "\n" for line in itertools.chain([header], lines))
+    return csv.reader(rows, delimiter=delimiter)
 
 
 def _plain(text: str) -> str:

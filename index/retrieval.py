@@ -17,8 +17,10 @@ three times and a reader can still open each copy.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import KW_ONLY, asdict, dataclass
+from itertools import islice
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,7 +29,7 @@ from index.documents import Document
 from index.embeddings import embed_query
 from index.lexical import analyse_query
 from index.located import LocatedSentence
-from index.snapshot import AllowedRows, DocumentFilter, Snapshot
+from index.snapshot import AllowedRows, DocumentFilter, RowVectors, Snapshot, best_first
 from index.vectors import CHUNKS, SENTENCES
 
 if TYPE_CHECKING:
@@ -59,6 +61,16 @@ class SentenceHit(LocatedSentence):
 
 #: Copies listed per hit: a line of boilerplate that hundreds of articles share lists the first ones.
 MAX_COPIES = 20
+#: A filter that admits at most this many chunks (or sentences) is searched exactly over their
+#: vectors, which the snapshot keeps; a larger one, and no filter, by the vector store's approximate
+#: search. 20,000 vectors are 30 MB and one product with the question's vector, a few milliseconds.
+EXACT_ROWS = 20_000
+#: A filtered approximate search asks for this many times the entries the filter's share needs.
+_DEPTH_MARGIN = 4
+#: A filter that would send the approximate search deeper than this (it admits a small share of a
+#: large index) is searched exactly up to ``_WIDE_EXACT`` times ``exact_rows`` entries.
+_MAX_DEPTH = 8192
+_WIDE_EXACT = 4
 
 
 class HybridRetriever:
@@ -72,12 +84,14 @@ class HybridRetriever:
         rrf_k: int = 60,
         lexical_weight: float = 0.02,
         context_weight: float = 0.01,
+        exact_rows: int = EXACT_ROWS,
     ):
         self.index = index
         self.candidate_chunks = candidate_chunks
         self.rrf_k = rrf_k
         self.lexical_weight = lexical_weight
         self.context_weight = context_weight
+        self.exact_rows = exact_rows
 
     def retrieve(
         self,
@@ -89,8 +103,9 @@ class HybridRetriever:
         following: bool = False,
     ) -> list[SentenceHit]:
         """The ``k`` best sentences; with ``filter``, only from the articles it admits. The filter is
-        applied before anything is ranked (the vector store's ``where``, masked BM25 scores), so a
-        filtered question gets ``k`` sentences as long as the admitted articles hold them. ``german``
+        applied to every ranking before its best are taken (exact search over the admitted vectors, or
+        a search deep enough to hold the admitted ones, and masked BM25 scores), so a filtered question
+        gets ``k`` sentences as long as the admitted articles hold them. ``german``
         is the question's German form, for a question asked in another language: it is searched
         beside the question (``qa.crosslingual``). ``following`` adds the sentence after the best
         one: news sentences often finish their thought in the next one ("Dabei sei es um
@@ -113,18 +128,21 @@ class HybridRetriever:
         allowed = snapshot.allowed(filter)
         if not snapshot.chunks or (allowed is not None and not allowed.chunk_count):
             return []
-        where = filter.where() if filter is not None else None
         forms = [question] if german is None else [question, german]
         embedder = self.index.embedder
         query_vectors = [embed_query(embedder, form) for form in forms]
         query_tokens = analyse_query(" ".join(forms))
         depth = max(4 * self.candidate_chunks, 2 * k, 20)
         sentence_matches = [
-            dict(self._dense(SENTENCES, vector, 3 * depth, snapshot.sentence_row, where, _mask(allowed, SENTENCES)))
-            for vector in query_vectors
+            dict(self._dense(snapshot, SENTENCES, vector, 3 * depth, filter, allowed)) for vector in query_vectors
         ]
-        candidates = self._recall_chunks(snapshot, query_vectors, query_tokens, sentence_matches, depth, where, allowed)
-        return self._rank_sentences(snapshot, candidates, query_vectors, query_tokens, sentence_matches, k)
+        candidates = self._recall_chunks(
+            snapshot, query_vectors, query_tokens, sentence_matches, depth, filter, allowed
+        )
+        exact = None  # the admitted sentences' vectors, where the filter is small enough to keep them
+        if filter is not None and allowed is not None and allowed.sentence_count <= self.exact_rows:
+            exact = self._admitted_vectors(snapshot, SENTENCES, filter, allowed)
+        return self._rank_sentences(snapshot, candidates, query_vectors, query_tokens, sentence_matches, k, exact)
 
     def _recall_chunks(
         self,
@@ -133,14 +151,14 @@ class HybridRetriever:
         query_tokens: list[str],
         sentence_matches: list[dict[int, float]],
         depth: int,
-        where: dict | None = None,
+        filter: DocumentFilter | None = None,
         allowed: AllowedRows | None = None,
     ) -> list[int]:
         """The best chunks by rank fusion of, for each form of the question, its dense chunks and the
         chunks of its most similar sentences, and of BM25 over the words of all forms."""
         rankings = []
         for vector, matches in zip(query_vectors, sentence_matches, strict=True):
-            nearest = self._dense(CHUNKS, vector, depth, snapshot.chunk_row, where, _mask(allowed, CHUNKS))
+            nearest = self._dense(snapshot, CHUNKS, vector, depth, filter, allowed)
             rankings.append([row for row, _ in nearest])
             rankings.append(list(dict.fromkeys(snapshot.sentences[row].chunk_row for row in matches)))
         scores = snapshot.chunk_lexical.scores(query_tokens)
@@ -157,11 +175,12 @@ class HybridRetriever:
         query_tokens: list[str],
         sentence_matches: list[dict[int, float]],
         k: int,
+        exact: RowVectors | None = None,
     ) -> list[SentenceHit]:
         """The sentences of the candidate chunks by their similarity to the question (the mean over its
         forms), with the small BM25 and chunk-rank bonuses."""
         rows = [row for chunk in candidates for row in snapshot.chunk_sentence_rows[chunk]]
-        similarity = self._similarities(snapshot, rows, sentence_matches, query_vectors)
+        similarity = self._similarities(snapshot, rows, sentence_matches, query_vectors, exact)
         lexical = snapshot.sentence_lexical.scores(query_tokens)
         lexical_max = max(float(lexical[rows].max()), 1e-9)
         position = {chunk: i for i, chunk in enumerate(candidates)}
@@ -189,27 +208,65 @@ class HybridRetriever:
 
     def _dense(
         self,
+        snapshot: Snapshot,
         kind: str,
         vector: np.ndarray,
         n: int,
-        rows: dict[str, int],
-        where: dict | None = None,
-        allowed: np.ndarray | None = None,
+        filter: DocumentFilter | None = None,
+        allowed: AllowedRows | None = None,
     ) -> list[tuple[int, float]]:
-        """Nearest live entries; with ``where``, only those the vector store's filter admits (and
-        ``allowed``, the same filter as a row mask, confirms). Vectors of an interrupted run that the
-        document store does not know are skipped; where they crowd the first page, a deeper page is
-        fetched."""
-        wanted = min(n, len(rows) if allowed is None else int(allowed.sum()))
+        """The ``n`` nearest live entries; with a filter, of the articles it admits. A filter that admits
+        few entries of the kind (``_exact``) is searched exactly, over their vectors
+        (``_admitted_vectors``). No filter, or a larger one, goes to the vector store's approximate
+        search, without its ``where``: Chroma evaluates a date range over every entry's metadata on
+        each question (a second per question at 130,000 sentences), while a filter that admits a share
+        of the entries finds its ``n`` among the nearest ``n / share``, taken by the row mask. Vectors of
+        an interrupted run that the document store does not know are skipped; where they (or entries
+        the filter does not admit) crowd the first page, a deeper page is fetched."""
+        rows = snapshot.chunk_row if kind == CHUNKS else snapshot.sentence_row
+        mask = _mask(allowed, kind)
+        admitted = len(rows) if allowed is None else _count(allowed, kind)
+        wanted = min(n, admitted)
         if wanted <= 0:
             return []
+        depth = n if mask is None else min(len(rows), math.ceil(_DEPTH_MARGIN * n * len(rows) / admitted))
+        if filter is not None and allowed is not None and self._exact(admitted, depth):
+            return self._admitted_vectors(snapshot, kind, filter, allowed).nearest(vector, wanted)
+        n = depth  # with a filter: deep enough to hold n admitted entries, with a margin
         while True:
-            matches = self.index.vectors.query(kind, vector, n, where)
+            matches = self.index.vectors.query(kind, vector, n)
             found = ((rows[m.id], m.similarity) for m in matches if m.id in rows)
-            live = [(row, similarity) for row, similarity in found if allowed is None or allowed[row]]
+            live = [(row, similarity) for row, similarity in found if mask is None or mask[row]]
             if len(live) >= wanted or len(matches) < n:
                 return live[:wanted]
             n *= 4
+
+    def _exact(self, admitted: int, depth: int) -> bool:
+        """Whether a filter that admits ``admitted`` entries of a kind is searched exactly, where the
+        approximate search would ask for the nearest ``depth``."""
+        return admitted <= self.exact_rows or (depth > _MAX_DEPTH and admitted <= _WIDE_EXACT * self.exact_rows)
+
+    def _admitted_vectors(
+        self, snapshot: Snapshot, kind: str, filter: DocumentFilter, allowed: AllowedRows
+    ) -> RowVectors:
+        """The unit vectors of the ``kind`` rows the filter admits: read from the vector store on the
+        filter's first question, then kept by the snapshot."""
+
+        def load() -> RowVectors:
+            admitted = np.flatnonzero(_mask(allowed, kind))
+            if kind == CHUNKS:
+                ids = [snapshot.chunks[row].chunk_id for row in admitted]
+            else:
+                ids = [snapshot.sentences[row].vector_id for row in admitted]
+            stored = self.index.vectors.vectors(kind, ids)
+            held = [i for i, id_ in enumerate(ids) if id_ in stored]
+            if not held:
+                return RowVectors(np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32))
+            matrix = np.stack([stored[ids[i]] for i in held]).astype(np.float32, copy=False)
+            matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+            return RowVectors(admitted[held].astype(np.int64), matrix)
+
+        return snapshot.row_vectors(kind, filter, load)
 
     def _fuse(self, rankings: Iterable[list[int]]) -> dict[int, float]:
         """Reciprocal rank fusion: sum of 1 / (k + rank) over the rankings an item appears in."""
@@ -220,13 +277,22 @@ class HybridRetriever:
         return dict(sorted(scores.items(), key=lambda kv: -kv[1]))
 
     def _similarities(
-        self, snapshot: Snapshot, rows: list[int], known: list[dict[int, float]], query_vectors: list[np.ndarray]
+        self,
+        snapshot: Snapshot,
+        rows: list[int],
+        known: list[dict[int, float]],
+        query_vectors: list[np.ndarray],
+        exact: RowVectors | None = None,
     ) -> dict[int, float]:
         """Each row's similarity to the question, the mean over its forms: from the dense searches where
-        they scored the row, else from its stored vector, fetched once for all forms."""
-        missing = [snapshot.sentences[r].vector_id for r in rows if any(r not in matches for matches in known)]
-        stored = self.index.vectors.vectors(SENTENCES, missing)
-        fetched = {snapshot.sentence_row[v]: vector for v, vector in stored.items()}
+        they scored the row, else from its vector (kept by ``exact``, or read from the vector store),
+        fetched once for all forms."""
+        missing = [r for r in rows if any(r not in matches for matches in known)]
+        fetched = exact.lookup(missing) if exact is not None else {}
+        stored = self.index.vectors.vectors(
+            SENTENCES, [snapshot.sentences[r].vector_id for r in missing if r not in fetched]
+        )
+        fetched |= {snapshot.sentence_row[v]: vector for v, vector in stored.items()}
         similarity = {}
         for row in rows:
             values = [
@@ -243,11 +309,13 @@ def _mask(allowed: AllowedRows | None, kind: str) -> np.ndarray | None:
     return allowed.chunks if kind == CHUNKS else allowed.sentences
 
 
+def _count(allowed: AllowedRows, kind: str) -> int:
+    return allowed.chunk_count if kind == CHUNKS else allowed.sentence_count
+
+
 def _top(scores: np.ndarray, n: int) -> list[int]:
-    if scores.size == 0:
-        return []
-    order = np.argsort(-scores, kind="stable")[:n]
-    return [int(i) for i in order if scores[i] > 0]
+    """The rows of the ``n`` best positive scores, best first (ties by row)."""
+    return [int(i) for i in best_first(scores, n) if scores[i] > 0]
 
 
 def _following(snapshot: Snapshot, hit: SentenceHit, filter: DocumentFilter | None) -> SentenceHit | None:
@@ -274,13 +342,17 @@ def _shown(snapshot: Snapshot, hits: list[SentenceHit]) -> set[str]:
 
 def _copies(snapshot: Snapshot, row: int, scores: dict[int, float] | None = None) -> tuple[LocatedSentence, ...]:
     """The other sentences of ``row``'s group: those ranked for this question best first, then the
-    rest in index order; at most ``MAX_COPIES``."""
+    rest in index order; at most ``MAX_COPIES``. A group of boilerplate holds thousands of rows, so
+    only the first ones are looked at."""
     scores = scores or {}
-    others = sorted(
-        (other for other in snapshot.members(row) if other != row),
-        key=lambda other: (other not in scores, -scores.get(other, 0.0), other),
-    )
-    return tuple(LocatedSentence.of(*_where(snapshot, other)) for other in others[:MAX_COPIES])
+    group = snapshot.group_of(row)
+    ranked = sorted(
+        (other for other in scores if other != row and snapshot.group_of(other) == group),
+        key=lambda other: (-scores[other], other),
+    )[:MAX_COPIES]
+    rest = (other for other in snapshot.members(row) if other != row and other not in scores)
+    others = ranked + list(islice(rest, MAX_COPIES - len(ranked)))
+    return tuple(LocatedSentence.of(*_where(snapshot, other)) for other in others)
 
 
 def _where(snapshot: Snapshot, row: int) -> tuple[Document, int]:

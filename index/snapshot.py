@@ -5,7 +5,8 @@ several articles print). Built once per index generation (by ``index.Index``), n
 from __future__ import annotations
 
 import threading
-from collections.abc import Hashable, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -31,6 +32,9 @@ class DocumentFilter(Hashable, Protocol):
 
 #: Filters whose row masks a snapshot keeps; older ones are computed again when asked for.
 _KEPT_FILTERS = 64
+#: Vectors a snapshot keeps for exact search under filters, over all filters and both kinds (about
+#: 300 MB of 384-dimensional float32); the least recently used filter's go first.
+KEPT_VECTOR_ROWS = 200_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +45,53 @@ class AllowedRows:
     sentences: np.ndarray
     chunk_count: int
     sentence_count: int
+
+
+def best_first(values: np.ndarray, n: int) -> np.ndarray:
+    """The positions of the ``n`` largest ``values``, largest first, equal values by position: a
+    partition, then a sort of those only."""
+    if n <= 0 or not values.size:
+        return np.zeros(0, dtype=np.int64)
+    if n < values.size:
+        # The n-th largest value, and every position that reaches it, so that ties go by position.
+        threshold = np.partition(values, values.size - n)[values.size - n]
+        chosen = np.flatnonzero(values >= threshold)
+    else:
+        chosen = np.arange(values.size)
+    return chosen[np.lexsort((chosen, -values[chosen]))][:n]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class RowVectors:
+    """The unit vectors of some rows of one kind (chunks or sentences), for exact search:
+    ``matrix[i]`` is the vector of row ``rows[i]``; ``rows`` ascend. Rows whose vectors the vector
+    store does not hold are left out."""
+
+    rows: np.ndarray
+    matrix: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def similarities(self, vector: np.ndarray) -> np.ndarray:
+        """Cosine similarity of each row to ``vector``, in the order of ``rows``."""
+        norm = float(np.linalg.norm(vector))
+        return self.matrix @ (np.asarray(vector, dtype=np.float32) / max(norm, 1e-12))
+
+    def nearest(self, vector: np.ndarray, n: int) -> list[tuple[int, float]]:
+        """The ``n`` most similar rows, best first (ties by row), with their similarities."""
+        if n <= 0 or not len(self):
+            return []
+        similarity = self.similarities(vector)
+        return [(int(self.rows[i]), float(similarity[i])) for i in best_first(similarity, n)]
+
+    def lookup(self, rows: Sequence[int]) -> dict[int, np.ndarray]:
+        """The vectors of those of ``rows`` that are here."""
+        if not len(self) or not len(rows):
+            return {}
+        wanted = np.asarray(rows, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self.rows, wanted), len(self.rows) - 1)
+        return {int(row): self.matrix[i] for row, i in zip(wanted, at, strict=True) if self.rows[i] == row}
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +129,14 @@ class Snapshot:
             ):
                 self.sentences.append(SentenceRow(document.doc_id, sentence.index, vector_id, chunk_rows[chunk_id]))
                 sentence_texts.append(analyse(document.sentence_text(sentence.index), document.language))
+        document_number = {doc_id: number for number, doc_id in enumerate(self.documents)}
+        #: The number (in ``documents`` order) of each chunk's and each sentence's document.
+        self._chunk_document = np.fromiter(
+            (document_number[chunk.doc_id] for chunk in self.chunks), dtype=np.int32, count=len(self.chunks)
+        )
+        self._sentence_document = np.fromiter(
+            (document_number[s.doc_id] for s in self.sentences), dtype=np.int32, count=len(self.sentences)
+        )
         self.chunk_row = {chunk.chunk_id: row for row, chunk in enumerate(self.chunks)}
         self.sentence_row = {s.vector_id: row for row, s in enumerate(self.sentences)}
         self._groups = group_rows(self.sentences, links or [])
@@ -85,6 +144,8 @@ class Snapshot:
         self.sentence_lexical = LexicalIndex(sentence_texts)
         self._allowed: dict[DocumentFilter, AllowedRows] = {}
         self._allowed_lock = threading.Lock()
+        self._vectors: OrderedDict[tuple[str, DocumentFilter], RowVectors] = OrderedDict()
+        self._vectors_lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self.documents)
@@ -97,14 +158,34 @@ class Snapshot:
         with self._allowed_lock:
             if (found := self._allowed.get(article_filter)) is not None:
                 return found
-        admitted = {doc_id for doc_id, document in self.documents.items() if article_filter.matches(document)}
-        chunks = np.fromiter((chunk.doc_id in admitted for chunk in self.chunks), dtype=bool, count=len(self.chunks))
-        sentences = np.fromiter((s.doc_id in admitted for s in self.sentences), dtype=bool, count=len(self.sentences))
+        admitted = np.fromiter(
+            (article_filter.matches(document) for document in self.documents.values()),
+            dtype=bool,
+            count=len(self.documents),
+        )
+        chunks, sentences = admitted[self._chunk_document], admitted[self._sentence_document]
         found = AllowedRows(chunks, sentences, int(chunks.sum()), int(sentences.sum()))
         with self._allowed_lock:
             if len(self._allowed) >= _KEPT_FILTERS:
                 self._allowed.pop(next(iter(self._allowed)))
             self._allowed[article_filter] = found
+        return found
+
+    def row_vectors(self, kind: str, article_filter: DocumentFilter, load: Callable[[], RowVectors]) -> RowVectors:
+        """The vectors of the ``kind`` rows ``article_filter`` admits, from ``load`` the first time and
+        kept (up to ``KEPT_VECTOR_ROWS`` rows over all filters): the next question with the same filter
+        searches them without the vector store."""
+        key = (kind, article_filter)
+        with self._vectors_lock:
+            if (found := self._vectors.get(key)) is not None:
+                self._vectors.move_to_end(key)
+                return found
+        found = load()
+        with self._vectors_lock:
+            self._vectors[key] = found
+            kept = sum(len(vectors) for vectors in self._vectors.values())
+            while kept > KEPT_VECTOR_ROWS and len(self._vectors) > 1:
+                kept -= len(self._vectors.popitem(last=False)[1])
         return found
 
     def group_of(self, row: int) -> int:

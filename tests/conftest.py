@@ -1,17 +1,22 @@
 """What the tests share: the seeds and test data, the seed engine, a scripted model, the qa command run
-offline, free ports, articles with front matter; and the guard that keeps the llm marker honest."""
+offline, free ports, articles with front matter, many articles to keep an indexer busy and its progress
+bar read, a real Chroma server; and the guard that keeps the llm marker honest."""
 
 import json
 import logging
 import os
+import random
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import IO, Any, ClassVar
 
 import pytest
 
@@ -131,6 +136,66 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def write_extra_articles(folder: Path, count: int) -> None:
+    """Synthetic German articles made from the seeds' sentences, enough to keep the embedder busy."""
+    sentences = []
+    for path in sorted(SEEDS.glob("*.txt")):
+        sentences += [s for s in re.split(r"(?<=[.!?])\s+", path.read_text(encoding="utf-8")) if len(s) > 40]
+    rng = random.Random(7)
+    for number in range(count):
+        body = " ".join(rng.sample(sentences, 12))
+        (folder / f"extra_{number:03d}.txt").write_text(f"Meldung {number}\n\n{body}\n", encoding="utf-8")
+
+
+def read_progress(stream: IO[bytes], seen: list[int]) -> None:
+    """Collect the counts of a `qa index` progress bar (``Embedding: n/total``) from its stderr."""
+    buffer = ""
+    while chunk := stream.read(64):
+        buffer = (buffer + chunk.decode("utf-8", "replace"))[-400:]
+        counts = re.findall(r"Embedding:.*?(\d+)/\d+", buffer)
+        if counts:
+            seen.append(int(counts[-1]))
+
+
+@dataclass(frozen=True)
+class ChromaServer:
+    """A real ``chroma run`` on 127.0.0.1, as a user starts it."""
+
+    host: str
+    port: int
+
+    def env(self, collection: str) -> dict[str, str]:
+        """The settings of a qa process that keeps its index in this server, in ``collection``."""
+        return {
+            "QA_CHROMA_HOST": self.host,
+            "QA_CHROMA_PORT": str(self.port),
+            "QA_CHROMA_COLLECTION": collection,
+            "NO_PROXY": "127.0.0.1,localhost",  # the offline guard's proxy is for everything else
+        }
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromaServer]:
+    folder = tmp_path_factory.mktemp("chroma-server")
+    port = free_port()
+    command = [str(Path(sys.executable).parent / "chroma"), "run", "--path", str(folder / "data")]
+    log = (folder / "chroma.log").open("w")
+    process = subprocess.Popen([*command, "--host", "127.0.0.1", "--port", str(port)], stdout=log, stderr=log)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"chroma run did not start: {(folder / 'chroma.log').read_text()}") from None
+            time.sleep(0.2)
+    yield ChromaServer("127.0.0.1", port)
+    process.terminate()
+    process.wait(30)
+    log.close()
 
 
 #: Articles with front matter (index/formats.py): name → (date, outlet, title, body).

@@ -215,7 +215,7 @@ def build_api(engine: Engine, library: ArticleLibrary | None = None) -> FastAPI:
             model=engine.llm.description,
             llm_ready=engine.llm_ready,
             embed_model=engine.settings.embed_model,
-            index=str(engine.index_dir),
+            index=engine.store.location,
             articles=len(snapshot.documents),
             sentences=sum(len(d.sentences) for d in snapshot.documents.values()),
         )

@@ -237,7 +237,7 @@ class ChatPage:
         sentences = sum(len(d.sentences) for d in snapshot.documents.values())
         return (
             f"**Model** {self.engine.llm.description} · **Embeddings** {settings.embed_model}  \n"
-            f"**Index** `{settings.index_dir}`: {len(snapshot)} articles, {sentences} sentences"
+            f"**Index** `{self.engine.store.location}`: {len(snapshot)} articles, {sentences} sentences"
         )
 
 

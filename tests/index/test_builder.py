@@ -2,8 +2,6 @@
 
 import fcntl
 import os
-import random
-import re
 import signal
 import subprocess
 import sys
@@ -17,7 +15,7 @@ from index.errors import IndexBusyError
 from index.vectors import CHUNKS, SENTENCES
 from qa.engine import Engine
 from qa.settings import Settings
-from tests.conftest import ROOT, SEEDS
+from tests.conftest import ROOT, read_progress, write_extra_articles
 
 NEW_SENTENCE = "Die Delegation reiste am Montag mit einem Sonderzug nach Wladiwostok weiter."
 
@@ -39,7 +37,7 @@ def doc_ids_in_vectors(engine: Engine) -> set[str]:
 
 
 @pytest.mark.slow  # indexes the seeds, then again after changes
-def test_rerun_embeds_nothing_changed_file_only_itself_deleted_file_goes(tmp_path, corpus):
+def test_rerun_embeds_nothing_changed_file_only_itself_deleted_file_goes(tmp_path, corpus, backend):
     engine = make_engine(tmp_path / "index")
     first = engine.index([corpus])
     assert (first.added, first.documents, first.sentences) == (5, 5, 109)
@@ -106,28 +104,8 @@ def test_a_second_indexer_on_the_same_folder_is_refused(tmp_path, corpus):
     engine.close()
 
 
-def write_extra_articles(folder: Path, count: int) -> None:
-    """Synthetic German articles made from the seeds' sentences, enough to keep the embedder busy."""
-    sentences = []
-    for path in sorted(SEEDS.glob("*.txt")):
-        sentences += [s for s in re.split(r"(?<=[.!?])\s+", path.read_text(encoding="utf-8")) if len(s) > 40]
-    rng = random.Random(7)
-    for number in range(count):
-        body = " ".join(rng.sample(sentences, 12))
-        (folder / f"extra_{number:03d}.txt").write_text(f"Meldung {number}\n\n{body}\n", encoding="utf-8")
-
-
-def read_progress(stream, seen: list[int]) -> None:
-    buffer = ""
-    while chunk := stream.read(64):
-        buffer = (buffer + chunk.decode("utf-8", "replace"))[-400:]
-        counts = re.findall(r"Embedding:.*?(\d+)/\d+", buffer)
-        if counts:
-            seen.append(int(counts[-1]))
-
-
 @pytest.mark.slow  # indexes 35 articles, twice, one run in a qa process
-def test_kill_9_mid_run_keeps_the_previous_index_and_the_next_run_completes(tmp_path, corpus):
+def test_kill_9_mid_run_keeps_the_previous_index_and_the_next_run_completes(tmp_path, corpus, backend):
     index_dir = tmp_path / "index"
     engine = make_engine(index_dir)
     before = engine.index([corpus])

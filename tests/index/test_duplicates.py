@@ -93,7 +93,7 @@ def test_band_keys_are_the_same_in_every_process_and_differ_between_bands():
 
 
 @pytest.mark.slow  # indexes the seeds and their copies
-def test_an_index_groups_the_copies_and_keeps_the_links_in_step_with_its_articles(tmp_path, corpus):
+def test_an_index_groups_the_copies_and_keeps_the_links_in_step_with_its_articles(tmp_path, corpus, backend):
     for path in COPIES.iterdir():
         shutil.copy(path, corpus)
     engine = Engine(Settings.load(index_dir=tmp_path / "index"))
